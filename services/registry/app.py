@@ -1,0 +1,23 @@
+"""The registry service: cities (and, as the programme grows, officials, networks, needs, offers
+and conflict profiles). It is where a city's story begins; other services learn from its events."""
+
+from fastapi import FastAPI
+
+from services.registry.api import router
+from services.registry.models import RegistryTable
+from services.registry.settings import RegistrySettings
+from shared.contracts import registry as contracts
+from shared.service import ServiceDefinition, create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="registry",
+    title="city-exchange registry",
+    description="Member cities of the programme. Publishes `registry.events`.",
+    metadata=RegistryTable.metadata,
+    router=router,
+    produces=contracts.EVENTS,
+)
+
+
+def create_app(settings: RegistrySettings | None = None, *, messaging: bool = True) -> FastAPI:
+    return create_service_app(DEFINITION, settings or RegistrySettings(), messaging=messaging)

@@ -1,0 +1,23 @@
+"""Typed event contracts. Each producing service owns one module here (its topic and payloads);
+`CATALOGUE` gathers them for consumers, the AsyncAPI document and the contract tests."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: str
+    payload: type[BaseModel]
+    topic: str
+    source: str
+    summary: str
+    version: int = 1
+
+
+class Payload(BaseModel):
+    """Base of every event payload. Extra fields are ignored so that a producer can add fields
+    without breaking older consumers; a breaking change gets a new `version` and an upcaster."""
+
+    model_config = {"extra": "ignore", "frozen": True}

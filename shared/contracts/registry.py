@@ -1,0 +1,25 @@
+"""Events the registry service publishes."""
+
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.contracts import EventSpec, Payload
+
+TOPIC = "registry.events"
+SOURCE = "/city-exchange/registry"
+
+
+class CityRegistered(Payload):
+    city_id: UUID
+    name: str
+    country_code: str = Field(description="ISO 3166-1 alpha-2")
+    region: str | None = None
+    population: int | None = None
+
+
+CITY_REGISTERED = EventSpec(
+    "CityRegistered", CityRegistered, TOPIC, SOURCE, "A member city registered with the programme."
+)
+
+EVENTS = [CITY_REGISTERED]

@@ -1,0 +1,135 @@
+"""The composition root every service shares: it wires a service's routes, tables and event
+handlers to a database, the outbox relay and a Kafka consumer, and runs it under uvicorn."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared import db
+from shared.contracts import EventSpec
+from shared.http import health_router, install_http_plumbing
+from shared.inbox import ConsumerPolicy, EventConsumer, Handler
+from shared.kafka import KafkaBus
+from shared.logs import configure_logging
+from shared.outbox import WAKE_RELAY, OutboxRelay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    metadata: MetaData
+    router: APIRouter
+    produces: Sequence[EventSpec]
+    handlers: Mapping[EventSpec, Handler] = field(default_factory=dict)
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: KafkaBus | None
+    relay: OutboxRelay | None
+    consumer: EventConsumer | None
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: the loops retry what they expect; this catches the rest."""
+    backoff = 0.5
+    while True:
+        try:
+            await run()
+        except Exception:
+            log.exception("%s stopped unexpectedly; restarting", name)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def build_runtime(
+    definition: ServiceDefinition, settings: ServiceSettings, messaging: bool
+) -> Runtime:
+    engine = db.create_engine(settings.database_url)
+    if not messaging:
+        return Runtime(settings, engine, db.session_factory(engine), None, None, None)
+    consumer_topics = {spec.topic for spec in definition.handlers}
+    topics = {spec.topic for spec in definition.produces} | consumer_topics
+    if definition.handlers:
+        topics.add(f"{definition.name}.dlq")
+    bus = KafkaBus(settings, client_id=definition.name, topics=topics)
+    relay = OutboxRelay(
+        db.session_factory(engine), bus, settings.outbox_batch_size, settings.outbox_poll_seconds
+    )
+    sessions = db.session_factory(engine, **{WAKE_RELAY: relay.wake})
+    consumer = None
+    if definition.handlers:
+        consumer = EventConsumer(
+            definition.name,
+            definition.handlers,
+            sessions,
+            bus,
+            ConsumerPolicy(max_attempts=settings.consumer_max_attempts),
+        )
+    return Runtime(settings, engine, sessions, bus, relay, consumer)
+
+
+def create_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, *, messaging: bool = True
+) -> FastAPI:
+    """`messaging=False` serves the HTTP API alone (events stay in the outbox): for service tests."""
+    runtime = build_runtime(definition, settings, messaging)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.create_schema(runtime.engine, definition.metadata)
+        tasks = []
+        if runtime.relay:
+            tasks.append(asyncio.create_task(_supervised("outbox relay", runtime.relay.run)))
+        if runtime.consumer:
+            tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if runtime.bus:
+                await runtime.bus.close()
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=definition.title, description=definition.description, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_http_plumbing(app)
+    checks: dict[str, Callable[[], Awaitable[None]]] = {"database": lambda: db.ping(runtime.engine)}
+    if runtime.bus:
+        checks["broker"] = runtime.bus.ping
+    app.include_router(health_router(checks))
+    app.include_router(definition.router)
+    return app
+
+
+def serve(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    configure_logging(definition.name, settings.log_level)
+    app = create_service_app(definition, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -1,0 +1,51 @@
+"""Settings every service shares. Each service subclasses `ServiceSettings` with its own env prefix
+(e.g. `REGISTRY_DATABASE_URL`); the fields here are read without a prefix because the whole system
+agrees on them (e.g. `KAFKA_BOOTSTRAP_SERVERS`, `CX_ENVIRONMENT`)."""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+def shared_field(env_name: str, default: object, description: str) -> object:
+    # An alias makes pydantic-settings ignore the service's env_prefix for this field.
+    return Field(default, validation_alias=AliasChoices(env_name), description=description)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = shared_field(
+        "CX_ENVIRONMENT", "development", "development, test or production"
+    )
+    log_level: str = shared_field("CX_LOG_LEVEL", "INFO", "root log level")
+    kafka_bootstrap_servers: str = shared_field(
+        "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "comma-separated host:port list"
+    )
+    # Off by default: the embedded Tansu broker rejects InitProducerId v0 (aiokafka's), so the
+    # idempotent producer cannot start there. Turn it on against Apache Kafka. Duplicates it would
+    # have prevented are caught by every consumer's inbox anyway.
+    kafka_enable_idempotence: bool = shared_field(
+        "KAFKA_ENABLE_IDEMPOTENCE", False, "use the idempotent producer (Apache Kafka only)"
+    )
+    kafka_topic_partitions: int = shared_field(
+        "KAFKA_TOPIC_PARTITIONS", 3, "partitions for topics this service creates"
+    )
+    kafka_replication_factor: int = shared_field(
+        "KAFKA_REPLICATION_FACTOR", 1, "replication factor for topics this service creates"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite+aiosqlite:///./var/data/service.db"
+
+    outbox_poll_seconds: float = Field(
+        1.0, description="fallback poll interval; a commit wakes the relay at once"
+    )
+    outbox_batch_size: int = 200
+    consumer_max_attempts: int = Field(
+        5, description="handler attempts before a message goes to the dead-letter topic"
+    )
