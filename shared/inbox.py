@@ -16,10 +16,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Column, PrimaryKeyConstraint, String, Table, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -50,7 +51,8 @@ INBOX = Table(
     PrimaryKeyConstraint("consumer", "event_id"),
 )
 
-Handler = Callable[[AsyncSession, Event, BaseModel], Awaitable[None]]
+# The payload argument is the typed model of the handled EventSpec.
+Handler = Callable[[AsyncSession, Event, Any], Awaitable[None]]
 
 
 class Outcome(Enum):

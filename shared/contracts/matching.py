@@ -18,6 +18,7 @@ class AgreementProposed(Payload):
 
 class AgreementAccepted(Payload):
     agreement_id: UUID
+    title: str
     city_id: UUID
     party_city_ids: list[UUID]
     all_parties_accepted: bool

@@ -1,0 +1,37 @@
+# One entry point. `make run` and `make test` work from a fresh clone with Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench asyncapi clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Start the broker and the four services on embedded defaults (Ctrl-C stops everything).
+run: $(STAMP)
+	$(BIN)/python -m shared.devstack --dir var
+
+## Run the whole test suite (starts its own broker; set CX_TEST_POSTGRES_URL to add PostgreSQL).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## Throughput and latency: raw aiokafka vs the product's pipeline, on one broker, in one run.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Regenerate the committed AsyncAPI catalogue after changing an event contract.
+asyncapi: $(STAMP)
+	$(BIN)/python -m shared.contracts.asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

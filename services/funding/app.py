@@ -1,0 +1,23 @@
+"""The funding service: solidarity funds and donors' pledges (applications, disbursements and
+the ledger come with the funding issue)."""
+
+from fastapi import FastAPI
+
+from services.funding.api import router
+from services.funding.models import FundingTable
+from services.funding.settings import FundingSettings
+from shared.contracts import funding as contracts
+from shared.service import ServiceDefinition, create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="funding",
+    title="city-exchange funding",
+    description="Solidarity funds and pledges. Publishes `funding.events`.",
+    metadata=FundingTable.metadata,
+    router=router,
+    produces=contracts.EVENTS,
+)
+
+
+def create_app(settings: FundingSettings | None = None, *, messaging: bool = True) -> FastAPI:
+    return create_service_app(DEFINITION, settings or FundingSettings(), messaging=messaging)

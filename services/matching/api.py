@@ -1,0 +1,177 @@
+"""Matching HTTP routes: its read model of cities, and agreements."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.matching import domain
+from services.matching.models import (
+    AcceptanceCreate,
+    Agreement,
+    AgreementCreate,
+    AgreementParty,
+    AgreementPublic,
+    KnownCity,
+    KnownCityPublic,
+    PartyPublic,
+)
+from shared.contracts.matching import (
+    AGREEMENT_ACCEPTED,
+    AGREEMENT_PROPOSED,
+    AgreementAccepted,
+    AgreementProposed,
+)
+from shared.db import utcnow
+from shared.errors import NotFound
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.outbox import record_event
+from shared.service import SessionDep
+
+router = APIRouter()
+
+
+@router.get("/cities/{city_id}", response_model=KnownCityPublic, tags=["read model"])
+async def get_known_city(city_id: uuid.UUID, session: SessionDep) -> KnownCity:
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        raise NotFound(f"matching does not know city {city_id} (yet)")
+    return city
+
+
+async def _agreement_public(session: AsyncSession, agreement: Agreement) -> AgreementPublic:
+    parties = (
+        await session.exec(
+            select(AgreementParty)
+            .where(AgreementParty.agreement_id == agreement.id)
+            .order_by(col(AgreementParty.city_id))
+        )
+    ).all()
+    return AgreementPublic.model_validate(
+        agreement,
+        update={"parties": [PartyPublic.model_validate(p) for p in parties]},
+    )
+
+
+async def _load_agreement(
+    session: AsyncSession, agreement_id: uuid.UUID, *, for_update: bool = False
+) -> Agreement:
+    # Locked when it is about to change, so that two parties accepting at once cannot both
+    # believe the other is still to accept.
+    agreement = await session.get(Agreement, agreement_id, with_for_update=for_update)
+    if agreement is None:
+        raise NotFound(f"no agreement with id {agreement_id}")
+    return agreement
+
+
+@router.post("/agreements", status_code=201, response_model=AgreementPublic, tags=["agreements"])
+async def propose_agreement(
+    body: AgreementCreate,
+    session: SessionDep,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    async def propose() -> AgreementPublic:
+        known = set(
+            (
+                await session.exec(
+                    select(KnownCity.id).where(col(KnownCity.id).in_(body.party_city_ids))
+                )
+            ).all()
+        )
+        domain.check_proposal(body.kind, body.party_city_ids, body.proposed_by_city_id, known)
+        agreement = Agreement(
+            title=body.title, kind=body.kind, proposed_by_city_id=body.proposed_by_city_id
+        )
+        session.add(agreement)
+        for city_id in body.party_city_ids:
+            # Proposing is the proposer's acceptance: it is its own proposal.
+            accepted_at = agreement.proposed_at if city_id == body.proposed_by_city_id else None
+            session.add(
+                AgreementParty(agreement_id=agreement.id, city_id=city_id, accepted_at=accepted_at)
+            )
+        await session.flush()
+        await record_event(
+            session,
+            AGREEMENT_PROPOSED,
+            agreement.id,
+            AgreementProposed(
+                agreement_id=agreement.id,
+                title=agreement.title,
+                kind=agreement.kind,
+                party_city_ids=body.party_city_ids,
+                proposed_by_city_id=body.proposed_by_city_id,
+            ),
+        )
+        return await _agreement_public(session, agreement)
+
+    return await idempotent(session, request, idempotency_key, body, propose)
+
+
+@router.post(
+    "/agreements/{agreement_id}/acceptances", response_model=AgreementPublic, tags=["agreements"]
+)
+async def accept_agreement(
+    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep
+) -> AgreementPublic:
+    """Idempotent by design: a party that already accepted gets the agreement back unchanged."""
+    agreement = await _load_agreement(session, agreement_id, for_update=True)
+    parties = {
+        party.city_id: party
+        for party in (
+            await session.exec(
+                select(AgreementParty).where(AgreementParty.agreement_id == agreement_id)
+            )
+        ).all()
+    }
+    acceptance = domain.accept(
+        agreement.status,
+        {city_id: party.accepted_at is not None for city_id, party in parties.items()},
+        body.city_id,
+    )
+    if acceptance.newly_accepted:
+        parties[body.city_id].accepted_at = utcnow()
+        session.add(parties[body.city_id])
+        if acceptance.all_accepted:
+            agreement.status = domain.AgreementStatus.ACCEPTED
+            session.add(agreement)
+        await record_event(
+            session,
+            AGREEMENT_ACCEPTED,
+            agreement.id,
+            AgreementAccepted(
+                agreement_id=agreement.id,
+                title=agreement.title,
+                city_id=body.city_id,
+                party_city_ids=sorted(parties),
+                all_parties_accepted=acceptance.all_accepted,
+            ),
+        )
+        await session.commit()
+    return await _agreement_public(session, agreement)
+
+
+@router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"])
+async def get_agreement(agreement_id: uuid.UUID, session: SessionDep) -> AgreementPublic:
+    return await _agreement_public(session, await _load_agreement(session, agreement_id))
+
+
+@router.get("/agreements", response_model=list[AgreementPublic], tags=["agreements"])
+async def list_agreements(
+    session: SessionDep,
+    city_id: Annotated[uuid.UUID, Query(description="agreements this city is a party to")],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AgreementPublic]:
+    agreements = (
+        await session.exec(
+            select(Agreement)
+            .join(AgreementParty, col(AgreementParty.agreement_id) == col(Agreement.id))
+            .where(AgreementParty.city_id == city_id)
+            .order_by(col(Agreement.proposed_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    return [await _agreement_public(session, agreement) for agreement in agreements]
