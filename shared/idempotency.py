@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, Integer, PrimaryKeyConstraint, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import PLUMBING_METADATA, UTCDateTime, utcnow
 from shared.errors import BadRequest, Conflict
@@ -50,7 +50,7 @@ def _request_hash(request: Request, body: BaseModel) -> str:
 
 async def _stored(session: AsyncSession, scope: str, key: str) -> Any:
     return (
-        await session.execute(
+        await session.exec(
             select(IDEMPOTENCY_KEYS).where(
                 IDEMPOTENCY_KEYS.c.scope == scope, IDEMPOTENCY_KEYS.c.key == key
             )
@@ -98,7 +98,7 @@ async def idempotent(
     result = await operation()
     response_body = result.model_dump(mode="json")
     try:
-        await session.execute(
+        await session.exec(
             insert(IDEMPOTENCY_KEYS).values(
                 scope=scope,
                 key=key,

@@ -188,7 +188,7 @@ class EventConsumer:
         try:
             async with self._sessions() as session:
                 try:
-                    await session.execute(
+                    await session.exec(
                         insert(INBOX).values(
                             consumer=self.name,
                             event_id=event_.id,

@@ -24,7 +24,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.contracts import EventSpec
@@ -67,7 +68,7 @@ async def record_event(
     """Add an event to the outbox in the caller's transaction. It is published after commit."""
     event_ = new_event(spec, subject, payload)
     message = encode(event_)
-    await session.execute(
+    await session.exec(
         insert(OUTBOX).values(
             event_id=event_.id,
             event_type=event_.type,
@@ -137,7 +138,7 @@ class OutboxRelay:
         """Publish the oldest unpublished rows, in order; returns how many were published."""
         async with self._sessions() as session:
             rows = (
-                await session.execute(
+                await session.exec(
                     select(
                         OUTBOX.c.seq, OUTBOX.c.topic, OUTBOX.c.message_key, OUTBOX.c.message_value
                     )
@@ -166,7 +167,7 @@ class OutboxRelay:
             await self._record_failure([row.seq for row in rows], repr(exc))
             raise
         async with self._sessions() as session:
-            await session.execute(
+            await session.exec(
                 update(OUTBOX)
                 .where(OUTBOX.c.seq.in_([row.seq for row in rows]))
                 .values(published_at=utcnow(), publish_attempts=OUTBOX.c.publish_attempts + 1)
@@ -176,7 +177,7 @@ class OutboxRelay:
 
     async def _record_failure(self, seqs: list[int], error: str) -> None:
         async with self._sessions() as session:
-            await session.execute(
+            await session.exec(
                 update(OUTBOX)
                 .where(OUTBOX.c.seq.in_(seqs))
                 .values(publish_attempts=OUTBOX.c.publish_attempts + 1, last_error=error[:2000])

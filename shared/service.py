@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import db
 from shared.contracts import EventSpec
+from shared.contracts.catalogue import dead_letter_topic
 from shared.http import health_router, install_http_plumbing
 from shared.inbox import ConsumerPolicy, EventConsumer, Handler
 from shared.kafka import KafkaBus
@@ -42,8 +43,8 @@ class Runtime:
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    bus: KafkaBus | None
-    relay: OutboxRelay | None
+    bus: KafkaBus
+    relay: OutboxRelay
     consumer: EventConsumer | None
 
 
@@ -67,16 +68,12 @@ async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
             backoff = min(backoff * 2, 30.0)
 
 
-def build_runtime(
-    definition: ServiceDefinition, settings: ServiceSettings, messaging: bool
-) -> Runtime:
+def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> Runtime:
+    """Builds everything; nothing connects to the broker until the loops start."""
     engine = db.create_engine(settings.database_url)
-    if not messaging:
-        return Runtime(settings, engine, db.session_factory(engine), None, None, None)
-    consumer_topics = {spec.topic for spec in definition.handlers}
-    topics = {spec.topic for spec in definition.produces} | consumer_topics
+    topics = {spec.topic for spec in definition.produces} | {s.topic for s in definition.handlers}
     if definition.handlers:
-        topics.add(f"{definition.name}.dlq")
+        topics.add(dead_letter_topic(definition.name))
     bus = KafkaBus(settings, client_id=definition.name, topics=topics)
     relay = OutboxRelay(
         db.session_factory(engine), bus, settings.outbox_batch_size, settings.outbox_poll_seconds
@@ -84,45 +81,40 @@ def build_runtime(
     sessions = db.session_factory(engine, **{WAKE_RELAY: relay.wake})
     consumer = None
     if definition.handlers:
-        consumer = EventConsumer(
-            definition.name,
-            definition.handlers,
-            sessions,
-            bus,
-            ConsumerPolicy(max_attempts=settings.consumer_max_attempts),
-        )
+        policy = ConsumerPolicy(max_attempts=settings.consumer_max_attempts)
+        consumer = EventConsumer(definition.name, definition.handlers, sessions, bus, policy)
     return Runtime(settings, engine, sessions, bus, relay, consumer)
 
 
 def create_service_app(
     definition: ServiceDefinition, settings: ServiceSettings, *, messaging: bool = True
 ) -> FastAPI:
-    """`messaging=False` serves the HTTP API alone (events stay in the outbox): for service tests."""
-    runtime = build_runtime(definition, settings, messaging)
+    """With `messaging=False` the relay and consumer loops do not run (events stay in the
+    outbox, nothing is consumed): the HTTP API alone, for service tests."""
+    runtime = build_runtime(definition, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.create_schema(runtime.engine, definition.metadata)
         tasks = []
-        if runtime.relay:
+        if messaging:
             tasks.append(asyncio.create_task(_supervised("outbox relay", runtime.relay.run)))
-        if runtime.consumer:
-            tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
+            if runtime.consumer:
+                tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if runtime.bus:
-                await runtime.bus.close()
+            await runtime.bus.close()
             await runtime.engine.dispose()
 
     app = FastAPI(title=definition.title, description=definition.description, lifespan=lifespan)
     app.state.runtime = runtime
     install_http_plumbing(app)
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": lambda: db.ping(runtime.engine)}
-    if runtime.bus:
+    if messaging:
         checks["broker"] = runtime.bus.ping
     app.include_router(health_router(checks))
     app.include_router(definition.router)

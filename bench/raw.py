@@ -1,0 +1,117 @@
+"""The baseline: plain aiokafka produce -> consume on a fresh topic of the same broker, with the
+producer settings the product's relay uses (acks="all", linger_ms=2, no idempotence), so that the
+difference with the pipeline is the product's own work rather than client tuning."""
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.stats import Latencies, Throughput, sleep_until
+
+# As many partitions as the product's topics (KAFKA_TOPIC_PARTITIONS defaults to 3).
+PARTITIONS = 3
+
+
+async def _fresh_topic(bootstrap: str) -> str:
+    topic = f"bench.raw.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, replication_factor=1)])
+    finally:
+        await admin.close()
+    return topic
+
+
+async def _started_clients(bootstrap: str, topic: str) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
+    """A producer that already knows the topic's partitions and a consumer at its beginning, so
+    that no connection or metadata round trip falls inside a measurement."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="bench-producer",
+        acks="all",
+        enable_idempotence=False,  # the Tansu broker rejects the idempotent producer
+        linger_ms=2,
+    )
+    # No group: partitions are assigned by hand, so there is no rebalance to wait for.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, client_id="bench-consumer", enable_auto_commit=False
+    )
+    await producer.start()
+    await consumer.start()
+    await producer.partitions_for(topic)
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    return producer, consumer
+
+
+async def _consume(
+    consumer: AIOKafkaConsumer, wanted: int, deadline: float, arrivals: dict[bytes, float]
+) -> None:
+    """Record the wall-clock arrival time of each message by key until `wanted` or `deadline`."""
+    while len(arrivals) < wanted and time.perf_counter() < deadline:
+        batches = await consumer.getmany(timeout_ms=100)
+        now = time.time()
+        for records in batches.values():
+            for record in records:
+                assert record.key is not None
+                arrivals[record.key] = now
+
+
+async def throughput(bootstrap: str, envelopes: list[bytes], max_wait: float) -> Throughput:
+    """Send every envelope as fast as the producer takes them; time first send -> last consumed."""
+    topic = await _fresh_topic(bootstrap)
+    producer, consumer = await _started_clients(bootstrap, topic)
+    try:
+        arrivals: dict[bytes, float] = {}
+        started_wall, started = time.time(), time.perf_counter()
+        consuming = asyncio.create_task(
+            _consume(consumer, len(envelopes), started + max_wait, arrivals)
+        )
+        # Same shape as the outbox relay: queue the whole batch, then wait for every ack.
+        acks = [
+            await producer.send(topic, value=value, key=str(i).encode())
+            for i, value in enumerate(envelopes)
+        ]
+        await asyncio.gather(*acks)
+        acked = time.time() - started_wall
+        await consuming
+        last = max(arrivals.values(), default=started_wall)
+        return Throughput(
+            len(envelopes), len(arrivals), last - started_wall, {"all sends acked": acked}
+        )
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def latency(
+    bootstrap: str, envelope: bytes, rate: float, seconds: float, max_wait: float
+) -> Latencies:
+    """Send one envelope every 1/rate s; latency = arrival at the consumer - time before send."""
+    topic = await _fresh_topic(bootstrap)
+    producer, consumer = await _started_clients(bootstrap, topic)
+    try:
+        count = round(rate * seconds)
+        sent: dict[bytes, float] = {}
+        arrivals: dict[bytes, float] = {}
+        started = time.perf_counter()
+        consuming = asyncio.create_task(
+            _consume(consumer, count, started + seconds + max_wait, arrivals)
+        )
+        acks = []
+        for i in range(count):
+            await sleep_until(started + i / rate)
+            key = str(i).encode()
+            sent[key] = time.time()
+            acks.append(await producer.send(topic, value=envelope, key=key))
+        await asyncio.gather(*acks)
+        await consuming
+        return Latencies(count, [arrivals[key] - sent[key] for key in arrivals])
+    finally:
+        await producer.stop()
+        await consumer.stop()
