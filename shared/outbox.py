@@ -151,8 +151,8 @@ class OutboxRelay:
             return 0
         # No transaction is held while talking to the broker, so a slow broker never blocks the
         # services' writes. Two relays on one database may publish a row twice; inboxes dedupe.
-        producer = await self._bus.producer()
         try:
+            producer = await self._bus.producer()
             futures = [
                 await producer.send(
                     row.topic,

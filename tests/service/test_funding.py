@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 from shared.contracts.funding import CONTRIBUTION_PLEDGED
-from tests.service.conftest import ServiceUnderTest
+from tests.helpers import ServiceUnderTest
 
 PLEDGE = {
     "donor_name": "Ville de Genève",

@@ -6,7 +6,7 @@ from shared.contracts.matching import AGREEMENT_ACCEPTED, AGREEMENT_PROPOSED
 from shared.contracts.registry import CITY_REGISTERED, CityRegistered
 from shared.events import Event, new_event
 from shared.inbox import Outcome
-from tests.service.conftest import ServiceUnderTest
+from tests.helpers import ServiceUnderTest
 
 
 def city_registered(name: str, country: str) -> Event:

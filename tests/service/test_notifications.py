@@ -3,7 +3,7 @@
 import uuid
 
 from shared.inbox import Outcome
-from tests.service.conftest import ServiceUnderTest
+from tests.helpers import ServiceUnderTest
 
 
 async def feed(

@@ -1,7 +1,7 @@
 import uuid
 
 from shared.contracts.registry import CITY_REGISTERED
-from tests.service.conftest import ServiceUnderTest
+from tests.helpers import ServiceUnderTest
 
 LOME = {"name": "Lomé", "country_code": "tg", "region": "Maritime", "population": 837437}
 
