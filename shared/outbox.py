@@ -7,7 +7,6 @@ event id in their inbox."""
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
@@ -25,8 +24,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts import EventSpec
 from shared.db import PLUMBING_METADATA, UTCDateTime, utcnow
@@ -183,7 +182,3 @@ class OutboxRelay:
                 .values(publish_attempts=OUTBOX.c.publish_attempts + 1, last_error=error[:2000])
             )
             await session.commit()
-
-
-def relay_wake_info(relay: OutboxRelay | None) -> dict[str, Callable[[], None]]:
-    return {WAKE_RELAY: relay.wake} if relay else {}
