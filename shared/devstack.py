@@ -141,24 +141,26 @@ class Stack:
                 raise RuntimeError(f"broker did not listen on {self.broker_port} within 20 s")
             time.sleep(0.05)
 
-    def start_service(self, name: str, wait: bool = True) -> None:
+    def start_service(
+        self, name: str, wait: bool = True, *, instance: str | None = None, port: int | None = None
+    ) -> None:
+        """Start a service; a named `instance` on another `port` is a second copy of it, sharing
+        its database and its consumer group."""
+        instance = instance or name
+        self.ports[instance] = port or self.ports[name]
         prefix = name.upper()
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            f"{prefix}_PORT": str(self.ports[name]),
+            f"{prefix}_PORT": str(self.ports[instance]),
             f"{prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'data' / name}.db",
             **self.extra_env,
         }
-        process = Process(
-            name,
-            [sys.executable, "-m", f"services.{name}"],
-            env,
-            self.data_dir / "log" / f"{name}.log",
-        )
-        self.services[name] = process
+        command = [sys.executable, "-m", f"services.{name}"]
+        process = Process(instance, command, env, self.data_dir / "log" / f"{instance}.log")
+        self.services[instance] = process
         process.start()
         if wait:
-            self.wait_ready(name)
+            self.wait_ready(instance)
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -53,7 +53,7 @@ def install_http_plumbing(app: FastAPI) -> None:
 Check = Callable[[], Awaitable[None]]
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
+def health_router(checks: dict[str, Check], details: Callable[[], dict[str, object]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -74,6 +74,6 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
                 failures[name] = f"{type(exc).__name__}: {exc}"[:500]
         if failures:
             return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
-        return JSONResponse({"status": "ready", "checks": sorted(checks)})
+        return JSONResponse({"status": "ready", "checks": sorted(checks), **details()})
 
     return router

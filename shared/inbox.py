@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Column, PrimaryKeyConstraint, String, Table, insert
@@ -95,6 +95,7 @@ class EventConsumer:
         self._bus = bus
         self._policy = policy
         self.topics = sorted({spec.topic for spec in handlers})
+        self._consumer: AIOKafkaConsumer | None = None
 
     @property
     def dead_letter_topic(self) -> str:
@@ -105,6 +106,7 @@ class EventConsumer:
         backoff = 0.2
         while True:
             consumer = self._bus.consumer(self.topics, group_id=self.name)
+            self._consumer = consumer
             try:
                 await self._bus.producer()  # creates the topics and readies the dead-letter path
                 await consumer.start()
@@ -115,9 +117,16 @@ class EventConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self._consumer = None
                 await consumer.stop()
 
-    async def _consume(self, consumer) -> None:  # type: ignore[no-untyped-def]
+    def assigned_partitions(self) -> list[str]:
+        """The partitions this instance consumes now: instances of one service share the work."""
+        if self._consumer is None:
+            return []
+        return sorted(f"{tp.topic}/{tp.partition}" for tp in self._consumer.assignment())
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=200)
             for partition, records in batches.items():
@@ -125,7 +134,9 @@ class EventConsumer:
                     await self.handle_record(record)
                 await self._commit(consumer, partition, records[-1].offset + 1)
 
-    async def _commit(self, consumer, partition: TopicPartition, offset: int) -> None:  # type: ignore[no-untyped-def]
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int
+    ) -> None:
         try:
             await consumer.commit({partition: offset})
         except (CommitFailedError, IllegalStateError) as exc:

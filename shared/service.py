@@ -116,7 +116,13 @@ def create_service_app(
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": lambda: db.ping(runtime.engine)}
     if messaging:
         checks["broker"] = runtime.bus.ping
-    app.include_router(health_router(checks))
+    consumer = runtime.consumer
+    app.include_router(
+        health_router(
+            checks,
+            lambda: {"consumer_partitions": consumer.assigned_partitions()} if consumer else {},
+        )
+    )
     app.include_router(definition.router)
     return app
 
