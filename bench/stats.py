@@ -1,4 +1,4 @@
-"""Small measurement types shared by the raw and the pipeline benchmarks."""
+"""Small measurement types and helpers shared by the raw and the pipeline benchmarks."""
 
 import asyncio
 import math
@@ -14,7 +14,7 @@ class Throughput:
     wanted: int
     completed: int
     seconds: float
-    # Points in time (seconds since the first send) worth printing, e.g. "POSTs answered".
+    # Points in time (seconds after the first send) that show where the time went.
     milestones: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -28,17 +28,14 @@ class Latencies:
 
     sent: int
     seconds: list[float]
-    # Median time of each stage of the path, in seconds, when the path can be split.
+    # Median time of each stage of the path, in seconds, where the path can be split.
     stages: dict[str, float] = field(default_factory=dict)
 
-    def percentile(self, p: float) -> float:
-        """Nearest-rank percentile: the value at or below which p % of the samples lie."""
-        ordered = sorted(self.seconds)
-        return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
 
-
-def median(values: list[float]) -> float:
-    return Latencies(len(values), values).percentile(50)
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of a non-empty list: p % of the values are at or below it."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
 
 
 def sqlite_epoch(text: str) -> float:
@@ -47,7 +44,8 @@ def sqlite_epoch(text: str) -> float:
 
 
 async def sleep_until(moment: float) -> None:
-    """Sleep until `time.perf_counter()` reaches `moment` (no-op if it already has)."""
+    """Sleep until `time.perf_counter()` reaches `moment`; a fixed rate is kept by aiming at
+    absolute moments, so one late wake-up does not delay every later send."""
     delay = moment - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)

@@ -13,6 +13,7 @@ class EventSpec:
     topic: str
     source: str
     summary: str
+    example: BaseModel  # published in the catalogue and validated against it by the tests
     version: int = 1
 
 

@@ -26,9 +26,30 @@ class ContributionPledged(Payload):
     currency: str = Field(description="ISO 4217")
 
 
-FUND_CREATED = EventSpec("FundCreated", FundCreated, TOPIC, SOURCE, "A solidarity fund was set up.")
+_FUND = UUID("f0d00000-0000-4000-8000-000000000001")
+
+FUND_CREATED = EventSpec(
+    "FundCreated",
+    FundCreated,
+    TOPIC,
+    SOURCE,
+    "A solidarity fund was set up.",
+    FundCreated(fund_id=_FUND, name="International City Solidarity Fund", currency="EUR"),
+)
 CONTRIBUTION_PLEDGED = EventSpec(
-    "ContributionPledged", ContributionPledged, TOPIC, SOURCE, "A donor pledged money to a fund."
+    "ContributionPledged",
+    ContributionPledged,
+    TOPIC,
+    SOURCE,
+    "A donor pledged money to a fund.",
+    ContributionPledged(
+        pledge_id=UUID("9e000000-0000-4000-8000-000000000001"),
+        fund_id=_FUND,
+        donor_name="Ville de Genève",
+        donor_kind="city",
+        amount=Decimal("25000.00"),
+        currency="CHF",
+    ),
 )
 
 EVENTS = [FUND_CREATED, CONTRIBUTION_PLEDGED]

@@ -19,7 +19,18 @@ class CityRegistered(Payload):
 
 
 CITY_REGISTERED = EventSpec(
-    "CityRegistered", CityRegistered, TOPIC, SOURCE, "A member city registered with the programme."
+    "CityRegistered",
+    CityRegistered,
+    TOPIC,
+    SOURCE,
+    "A member city registered with the programme.",
+    CityRegistered(
+        city_id=UUID("5a1c0de0-0000-4000-8000-00000000070e"),
+        name="Lomé",
+        country_code="TG",
+        region="Maritime",
+        population=837437,
+    ),
 )
 
 EVENTS = [CITY_REGISTERED]
