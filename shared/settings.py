@@ -2,9 +2,9 @@
 (e.g. `REGISTRY_DATABASE_URL`); the fields here are read without a prefix because the whole system
 agrees on them (e.g. `KAFKA_BOOTSTRAP_SERVERS`, `CX_ENVIRONMENT`)."""
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -49,3 +49,15 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         5, description="handler attempts before a message goes to the dead-letter topic"
     )
+
+    @model_validator(mode="after")
+    def _production_uses_postgresql(self) -> Self:
+        # One SQLite file cannot be shared by several instances of a service, nor backed up
+        # while it is written: refuse to start rather than lose data quietly.
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(
+                f"CX_ENVIRONMENT=production needs PostgreSQL: set {prefix}DATABASE_URL to a "
+                "postgresql+asyncpg:// URL"
+            )
+        return self

@@ -1,7 +1,7 @@
 """Typed event contracts. Each producing service owns one module here (its topic and payloads);
 `CATALOGUE` gathers them for consumers, the AsyncAPI document and the contract tests."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
@@ -13,7 +13,8 @@ class EventSpec:
     topic: str
     source: str
     summary: str
-    example: BaseModel  # published in the catalogue and validated against it by the tests
+    # Published in the catalogue and validated against it by the tests; not part of identity.
+    example: BaseModel = field(compare=False)
     version: int = 1
 
 
