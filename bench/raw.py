@@ -3,8 +3,10 @@ producer settings the product's relay uses (acks="all", linger_ms=2, no idempote
 difference with the pipeline is the product's own work rather than client tuning."""
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +28,10 @@ async def _fresh_topic(bootstrap: str) -> str:
     return topic
 
 
-async def _started_clients(bootstrap: str, topic: str) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
+@contextlib.asynccontextmanager
+async def _clients(
+    bootstrap: str, topic: str
+) -> AsyncIterator[tuple[AIOKafkaProducer, AIOKafkaConsumer]]:
     """A producer that already knows the topic's partitions and a consumer at its beginning, so
     that no connection or metadata round trip falls inside a measurement."""
     producer = AIOKafkaProducer(
@@ -40,13 +45,17 @@ async def _started_clients(bootstrap: str, topic: str) -> tuple[AIOKafkaProducer
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, client_id="bench-consumer", enable_auto_commit=False
     )
-    await producer.start()
-    await consumer.start()
-    await producer.partitions_for(topic)
-    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    return producer, consumer
+    try:
+        await producer.start()
+        await consumer.start()
+        await producer.partitions_for(topic)
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        yield producer, consumer
+    finally:
+        await producer.stop()
+        await consumer.stop()
 
 
 async def _consume(
@@ -65,8 +74,7 @@ async def _consume(
 async def throughput(bootstrap: str, envelopes: list[bytes], max_wait: float) -> Throughput:
     """Send every envelope as fast as the producer takes them; time first send -> last consumed."""
     topic = await _fresh_topic(bootstrap)
-    producer, consumer = await _started_clients(bootstrap, topic)
-    try:
+    async with _clients(bootstrap, topic) as (producer, consumer):
         arrivals: dict[bytes, float] = {}
         started_wall, started = time.time(), time.perf_counter()
         consuming = asyncio.create_task(
@@ -84,9 +92,6 @@ async def throughput(bootstrap: str, envelopes: list[bytes], max_wait: float) ->
         return Throughput(
             len(envelopes), len(arrivals), last - started_wall, {"all sends acked": acked}
         )
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def latency(
@@ -94,8 +99,7 @@ async def latency(
 ) -> Latencies:
     """Send one envelope every 1/rate s; latency = arrival at the consumer - time before send."""
     topic = await _fresh_topic(bootstrap)
-    producer, consumer = await _started_clients(bootstrap, topic)
-    try:
+    async with _clients(bootstrap, topic) as (producer, consumer):
         count = round(rate * seconds)
         sent: dict[bytes, float] = {}
         arrivals: dict[bytes, float] = {}
@@ -112,6 +116,3 @@ async def latency(
         await asyncio.gather(*acks)
         await consuming
         return Latencies(count, [arrivals[key] - sent[key] for key in arrivals])
-    finally:
-        await producer.stop()
-        await consumer.stop()

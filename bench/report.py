@@ -43,9 +43,21 @@ class Report:
         lines = self._throughput()
         lines.append("")
         lines += self._latency()
+        if self._incomplete():
+            lines += [
+                "",
+                "some events did not complete (--max-wait deadline or failed POSTs): figures cover the rest",
+            ]
         if self.failures:
             lines += ["", f"failed POSTs: {len(self.failures)}, first: {self.failures[0]}"]
         return "\n".join(lines)
+
+    def _incomplete(self) -> bool:
+        throughputs = [t for t in (self.raw_throughput, self.pipeline_throughput) if t]
+        latencies = [r for r in (self.raw_latency, self.pipeline_latency) if r]
+        return any(t.completed < t.wanted for t in throughputs) or any(
+            len(r.seconds) < r.sent for r in latencies
+        )
 
     def _throughput(self) -> list[str]:
         raw, pipe = self.raw_throughput, self.pipeline_throughput

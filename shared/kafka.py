@@ -53,6 +53,8 @@ class KafkaBus:
             group_id=group_id,
             enable_auto_commit=False,  # offsets are committed after the inbox transaction
             auto_offset_reset="earliest",
+            session_timeout_ms=self._settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self._settings.kafka_heartbeat_interval_ms,
         )
 
     async def ensure_topics(self, topics: set[str]) -> None:

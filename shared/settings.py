@@ -37,6 +37,16 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = shared_field(
         "KAFKA_REPLICATION_FACTOR", 1, "replication factor for topics this service creates"
     )
+    # How soon a consumer group notices a member has gone. Tansu waits out the session of a
+    # member that left before it reassigns its partitions, so this bounds how long a restarted
+    # instance waits; 6 s is Apache Kafka's minimum. Heartbeats come from a background task, so
+    # a slow handler does not trip it.
+    kafka_session_timeout_ms: int = shared_field(
+        "KAFKA_SESSION_TIMEOUT_MS", 6000, "consumer group session timeout"
+    )
+    kafka_heartbeat_interval_ms: int = shared_field(
+        "KAFKA_HEARTBEAT_INTERVAL_MS", 1000, "consumer group heartbeat interval"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
