@@ -34,6 +34,7 @@ class ServiceDefinition:
     description: str
     metadata: MetaData
     router: APIRouter
+    settings: type[ServiceSettings]
     produces: Sequence[EventSpec]
     handlers: Mapping[EventSpec, Handler] = field(default_factory=dict)
 
@@ -87,11 +88,14 @@ def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> R
 
 
 def create_service_app(
-    definition: ServiceDefinition, settings: ServiceSettings, *, messaging: bool = True
+    definition: ServiceDefinition,
+    settings: ServiceSettings | None = None,
+    *,
+    messaging: bool = True,
 ) -> FastAPI:
     """With `messaging=False` the relay and consumer loops do not run (events stay in the
     outbox, nothing is consumed): the HTTP API alone, for service tests."""
-    runtime = build_runtime(definition, settings)
+    runtime = build_runtime(definition, settings or definition.settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,7 +131,9 @@ def create_service_app(
     return app
 
 
-def serve(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+def serve(definition: ServiceDefinition) -> None:
+    """Run a service as a process (`python -m services.<name>`), configured from the environment."""
+    settings = definition.settings()
     configure_logging(definition.name, settings.log_level)
     app = create_service_app(definition, settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

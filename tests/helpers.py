@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.events import Event, decode
 from shared.inbox import Outcome
 from shared.outbox import OUTBOX
-from shared.service import Runtime
+from shared.service import Runtime, ServiceDefinition, create_service_app
 from shared.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -62,10 +61,10 @@ class ServiceUnderTest:
 
 @asynccontextmanager
 async def serve(
-    create_app: Callable[..., FastAPI], settings: ServiceSettings, *, messaging: bool = False
+    definition: ServiceDefinition, settings: ServiceSettings, *, messaging: bool = False
 ) -> AsyncIterator[ServiceUnderTest]:
     """Run a service in this process, its lifespan included, with an HTTP client on it."""
-    app = create_app(settings, messaging=messaging)
+    app = create_service_app(definition, settings, messaging=messaging)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:

@@ -1,5 +1,4 @@
 from services.funding.app import DEFINITION
-from services.funding.settings import FundingSettings
 from shared.service import serve
 
-serve(DEFINITION, FundingSettings())
+serve(DEFINITION)

@@ -1,13 +1,11 @@
 """The funding service: solidarity funds and donors' pledges (applications, disbursements and
 the ledger come with the funding issue)."""
 
-from fastapi import FastAPI
-
 from services.funding.api import router
 from services.funding.models import FundingTable
 from services.funding.settings import FundingSettings
 from shared.contracts import funding as contracts
-from shared.service import ServiceDefinition, create_service_app
+from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="funding",
@@ -15,9 +13,6 @@ DEFINITION = ServiceDefinition(
     description="Solidarity funds and pledges. Publishes `funding.events`.",
     metadata=FundingTable.metadata,
     router=router,
+    settings=FundingSettings,
     produces=contracts.EVENTS,
 )
-
-
-def create_app(settings: FundingSettings | None = None, *, messaging: bool = True) -> FastAPI:
-    return create_service_app(DEFINITION, settings or FundingSettings(), messaging=messaging)

@@ -1,5 +1,4 @@
 from services.matching.app import DEFINITION
-from services.matching.settings import MatchingSettings
 from shared.service import serve
 
-serve(DEFINITION, MatchingSettings())
+serve(DEFINITION)

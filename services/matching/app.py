@@ -1,14 +1,12 @@
 """The matching service: its own read model of cities (from registry events), partner
 suggestions (to come) and agreements between cities."""
 
-from fastapi import FastAPI
-
 from services.matching.api import router
 from services.matching.handlers import HANDLERS
 from services.matching.models import MatchingTable
 from services.matching.settings import MatchingSettings
 from shared.contracts import matching as contracts
-from shared.service import ServiceDefinition, create_service_app
+from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="matching",
@@ -16,10 +14,7 @@ DEFINITION = ServiceDefinition(
     description="Agreements between cities. Consumes `registry.events`, publishes `matching.events`.",
     metadata=MatchingTable.metadata,
     router=router,
+    settings=MatchingSettings,
     produces=contracts.EVENTS,
     handlers=HANDLERS,
 )
-
-
-def create_app(settings: MatchingSettings | None = None, *, messaging: bool = True) -> FastAPI:
-    return create_service_app(DEFINITION, settings or MatchingSettings(), messaging=messaging)

@@ -1,13 +1,11 @@
 """The notifications service: turns what the other services publish into news for the cities and
 funds concerned (in-app feeds now; email and signed webhooks come with its own issue)."""
 
-from fastapi import FastAPI
-
 from services.notifications.api import router
 from services.notifications.handlers import HANDLERS
 from services.notifications.models import NotificationsTable
 from services.notifications.settings import NotificationsSettings
-from shared.service import ServiceDefinition, create_service_app
+from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="notifications",
@@ -15,10 +13,7 @@ DEFINITION = ServiceDefinition(
     description="Feeds for cities and funds. Consumes registry, matching and funding events.",
     metadata=NotificationsTable.metadata,
     router=router,
+    settings=NotificationsSettings,
     produces=(),
     handlers=HANDLERS,
 )
-
-
-def create_app(settings: NotificationsSettings | None = None, *, messaging: bool = True) -> FastAPI:
-    return create_service_app(DEFINITION, settings or NotificationsSettings(), messaging=messaging)

@@ -1,13 +1,11 @@
 """The registry service: cities (and, as the programme grows, officials, networks, needs, offers
 and conflict profiles). It is where a city's story begins; other services learn from its events."""
 
-from fastapi import FastAPI
-
 from services.registry.api import router
 from services.registry.models import RegistryTable
 from services.registry.settings import RegistrySettings
 from shared.contracts import registry as contracts
-from shared.service import ServiceDefinition, create_service_app
+from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="registry",
@@ -15,9 +13,6 @@ DEFINITION = ServiceDefinition(
     description="Member cities of the programme. Publishes `registry.events`.",
     metadata=RegistryTable.metadata,
     router=router,
+    settings=RegistrySettings,
     produces=contracts.EVENTS,
 )
-
-
-def create_app(settings: RegistrySettings | None = None, *, messaging: bool = True) -> FastAPI:
-    return create_service_app(DEFINITION, settings or RegistrySettings(), messaging=messaging)

@@ -12,10 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
-from services.notifications.app import create_app as notifications_app
+from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.notifications.models import FeedItem
 from services.notifications.settings import NotificationsSettings
-from services.registry.app import create_app as registry_app
+from services.registry.app import DEFINITION as REGISTRY
 from services.registry.settings import RegistrySettings
 from shared.contracts.registry import CITY_REGISTERED, TOPIC, CityRegistered
 from shared.devstack import Stack, free_port
@@ -41,7 +41,7 @@ async def notifications(
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_max_attempts=2,
     )
-    async with serve(notifications_app, settings, messaging=True) as service:
+    async with serve(NOTIFICATIONS, settings, messaging=True) as service:
         yield service
 
 
@@ -58,7 +58,7 @@ async def test_a_committed_event_is_published_with_its_envelope(
         database_url=await new_database("registry"),
         kafka_bootstrap_servers=broker.bootstrap_servers,
     )
-    async with serve(registry_app, settings, messaging=True) as registry:
+    async with serve(REGISTRY, settings, messaging=True) as registry:
         response = await registry.client.post(
             "/cities", json={"name": "Kinshasa", "country_code": "CD"}
         )
@@ -142,7 +142,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
         applied.append(event.id)
 
     consumer_name = f"fragile-{uuid.uuid4().hex[:8]}"
-    async with serve(notifications_app, settings) as service:
+    async with serve(NOTIFICATIONS, settings) as service:
         runtime = service.runtime
         consumer = EventConsumer(
             consumer_name,
@@ -186,7 +186,7 @@ async def test_the_relay_publishes_once_the_broker_is_back(
             database_url=await new_database("registry"),
             kafka_bootstrap_servers=own_broker.bootstrap_servers,
         )
-        async with serve(registry_app, settings, messaging=True) as registry:
+        async with serve(REGISTRY, settings, messaging=True) as registry:
             await registry.client.post("/cities", json={"name": "Bukavu", "country_code": "CD"})
             own_broker.broker.stop()
             response = await registry.client.post(

@@ -2,45 +2,33 @@
 Events are read back from the service's outbox, and handed to another service's consumer through
 the same inbox path the broker would use."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
-from services.funding.app import create_app as funding_app
-from services.funding.settings import FundingSettings
-from services.matching.app import create_app as matching_app
-from services.matching.settings import MatchingSettings
-from services.notifications.app import create_app as notifications_app
-from services.notifications.settings import NotificationsSettings
-from services.registry.app import create_app as registry_app
-from services.registry.settings import RegistrySettings
+from services.funding.app import DEFINITION as FUNDING
+from services.matching.app import DEFINITION as MATCHING
+from services.notifications.app import DEFINITION as NOTIFICATIONS
+from services.registry.app import DEFINITION as REGISTRY
+from shared.service import ServiceDefinition
 from tests.conftest import DatabaseFactory
 from tests.helpers import ServiceUnderTest, serve
 
 
-@pytest.fixture
-async def registry(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
-    settings = RegistrySettings(database_url=await new_database("registry"))
-    async with serve(registry_app, settings) as service:
-        yield service
+def _service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
+    """A fixture running `definition` over a fresh database of its own, messaging off."""
+
+    @pytest.fixture(name=definition.name)
+    async def running(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
+        settings = definition.settings(database_url=await new_database(definition.name))
+        async with serve(definition, settings) as service:
+            yield service
+
+    return running
 
 
-@pytest.fixture
-async def matching(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
-    settings = MatchingSettings(database_url=await new_database("matching"))
-    async with serve(matching_app, settings) as service:
-        yield service
-
-
-@pytest.fixture
-async def funding(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
-    settings = FundingSettings(database_url=await new_database("funding"))
-    async with serve(funding_app, settings) as service:
-        yield service
-
-
-@pytest.fixture
-async def notifications(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
-    settings = NotificationsSettings(database_url=await new_database("notifications"))
-    async with serve(notifications_app, settings) as service:
-        yield service
+registry = _service_fixture(REGISTRY)
+matching = _service_fixture(MATCHING)
+funding = _service_fixture(FUNDING)
+notifications = _service_fixture(NOTIFICATIONS)
