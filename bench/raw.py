@@ -1,6 +1,7 @@
 """The baseline: plain aiokafka produce -> consume on a fresh topic of the same broker, with the
-producer settings the product's relay uses (acks="all", linger_ms=2, no idempotence), so that the
-difference with the pipeline is the product's own work rather than client tuning."""
+producer settings the product's relay uses (acks="all", linger_ms=2, no idempotence) and the
+consumer's fetch wait the product's consumers use, so that the difference with the pipeline is
+the product's own work rather than client tuning."""
 
 import asyncio
 import contextlib
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.stats import Latencies, Throughput, sleep_until
+from shared.settings import ServiceSettings
 
 # As many partitions as the product's topics (KAFKA_TOPIC_PARTITIONS defaults to 3).
 PARTITIONS = 3
@@ -43,7 +45,10 @@ async def _clients(
     )
     # No group: partitions are assigned by hand, so there is no rebalance to wait for.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, client_id="bench-consumer", enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        client_id="bench-consumer",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
     )
     try:
         await producer.start()

@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# Connection option for a transaction that will only read (honoured on SQLite, harmless elsewhere).
+READ_ONLY = "cx_read_only"
+
 # Plumbing tables (outbox, inbox, idempotency keys) live here, apart from each service's own
 # metadata, so the same definitions serve every service's database.
 PLUMBING_METADATA = MetaData()
@@ -66,7 +69,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads (see READ_ONLY) takes no write lock: the outbox relay's
+        # frequent look for unpublished rows must not queue behind, or hold up, the writers.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts import EventSpec
-from shared.db import PLUMBING_METADATA, UTCDateTime, utcnow
+from shared.db import PLUMBING_METADATA, READ_ONLY, UTCDateTime, utcnow
 from shared.events import Event, encode, new_event
 from shared.kafka import KafkaBus
 
@@ -136,6 +136,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish the oldest unpublished rows, in order; returns how many were published."""
         async with self._sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             rows = (
                 await session.exec(
                     select(
