@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.backoff import Backoff
 from shared.contracts import EventSpec
 from shared.contracts.catalogue import dead_letter_topic
 from shared.db import PLUMBING_METADATA, UTCDateTime, utcnow
@@ -103,19 +104,18 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects with backoff when the broker goes away."""
-        backoff = 0.2
+        backoff = Backoff()
         while True:
             consumer = self._bus.consumer(self.topics, group_id=self.name)
             self._consumer = consumer
             try:
                 await self._bus.producer()  # creates the topics and readies the dead-letter path
                 await consumer.start()
-                backoff = 0.2
+                backoff.reset()
                 await self._consume(consumer)
             except KafkaError as exc:
                 log.warning("consumer lost the broker, will retry", extra={"error": repr(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()
             finally:
                 self._consumer = None
                 await consumer.stop()
@@ -230,7 +230,7 @@ class EventConsumer:
             ("dlq-partition", str(record.partition).encode()),
             ("dlq-offset", str(record.offset).encode()),
         ]
-        backoff = 0.2
+        backoff = Backoff()
         while True:
             try:
                 producer = await self._bus.producer()
@@ -242,5 +242,4 @@ class EventConsumer:
             except KafkaError as exc:
                 log.warning("cannot reach dead-letter topic, retrying", extra={"error": repr(exc)})
                 await self._bus.reset_producer()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.backoff import Backoff
 from shared.contracts import EventSpec
 from shared.db import PLUMBING_METADATA, READ_ONLY, UTCDateTime, utcnow
 from shared.events import Event, encode, new_event
@@ -112,16 +113,15 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff(first=0.1)
         while True:
             try:
                 published = await self.publish_batch()
-                backoff = 0.1
+                backoff.reset()
             except (KafkaError, OSError) as exc:
                 log.warning("outbox relay cannot publish, will retry", extra={"error": repr(exc)})
                 await self._bus.reset_producer()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()
                 continue
             if published < self._batch_size:
                 await self._sleep_until_woken()

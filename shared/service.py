@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import db
+from shared.backoff import Backoff
 from shared.contracts import EventSpec
 from shared.contracts.catalogue import dead_letter_topic
 from shared.http import health_router, install_http_plumbing
@@ -59,14 +60,13 @@ SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
     """Keep a background loop alive: the loops retry what they expect; this catches the rest."""
-    backoff = 0.5
+    backoff = Backoff(first=0.5, most=30.0)
     while True:
         try:
             await run()
         except Exception:
             log.exception("%s stopped unexpectedly; restarting", name)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            await backoff.wait()
 
 
 def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> Runtime:
