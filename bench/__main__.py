@@ -101,6 +101,7 @@ async def measure(stack: Stack, args: argparse.Namespace, envelope: bytes, repor
     async with httpx.AsyncClient(
         base_url=stack.url("registry"), timeout=30, trust_env=False
     ) as client:
+        await pipeline.sign_in(client)
         registrar = pipeline.Registrar(client)
         try:
             _progress("pipeline warm-up")

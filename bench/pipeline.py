@@ -10,10 +10,26 @@ from pathlib import Path
 import httpx
 
 from bench.stats import Latencies, Throughput, percentile, sleep_until, sqlite_epoch
+from services.registry.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
 
 # How often the runner looks for committed effects: small against the figures it measures.
 POLL_SECONDS = 0.01
 WARM_UP_EVENTS = 10
+
+
+async def sign_in(client: httpx.AsyncClient) -> None:
+    """Writes are authenticated, as in production: sign in once as the development platform
+    administrator (its documented development credentials), whose token outlives a run."""
+    response = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": DEV_ADMIN_USERNAME,
+            "password": DEV_ADMIN_PASSWORD,
+        },
+    )
+    response.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
 
 class Databases:

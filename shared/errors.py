@@ -14,6 +14,12 @@ class NotFound(DomainError):
     status_code = 404
 
 
+class Forbidden(DomainError):
+    """The caller is known but may not do this to that object (this city, this fund)."""
+
+    status_code = 403
+
+
 class Conflict(DomainError):
     status_code = 409
 

@@ -4,11 +4,12 @@ request, and the health endpoints."""
 import uuid
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from shared.auth import PUBLIC
 from shared.errors import DomainError
 from shared.events import current_correlation_id
 
@@ -54,7 +55,7 @@ Check = Callable[[], Awaitable[None]]
 
 
 def health_router(checks: dict[str, Check], details: Callable[[], dict[str, object]]) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], dependencies=[Depends(PUBLIC)])
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

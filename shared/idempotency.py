@@ -89,9 +89,11 @@ async def idempotent(
         result = await operation()
         await session.commit()
         return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
-    # The scope keeps one route's keys apart from another's; callers get their own scope once
-    # requests are authenticated.
-    scope = f"{request.method} {request.scope['route'].path}"
+    # Keys are kept per caller and per route, as payment APIs do: another caller's key is never
+    # replayed to you, whatever its value.
+    principal = getattr(request.state, "principal", None)
+    caller = principal.subject if principal else "anonymous"
+    scope = f"{caller} {request.method} {request.scope['route'].path}"
     request_hash = _request_hash(request, body)
     if (row := await _stored(session, scope, key)) is not None:
         return _replay(row, request_hash, key)

@@ -36,6 +36,10 @@ class KafkaBus:
                     acks="all",
                     enable_idempotence=self._settings.kafka_enable_idempotence,
                     linger_ms=2,
+                    # A batch the broker does not take within 10 s fails, so the relay records
+                    # the attempt and retries with a fresh connection, rather than waiting out
+                    # aiokafka's 40 s while operators see nothing.
+                    request_timeout_ms=10_000,
                 )
                 try:
                     await producer.start()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import db
+from shared.auth import REVOCATION_HANDLERS, TokenVerifier
 from shared.backoff import Backoff
 from shared.contracts import EventSpec
 from shared.contracts.catalogue import dead_letter_topic
@@ -38,6 +39,8 @@ class ServiceDefinition:
     settings: type[ServiceSettings]
     produces: Sequence[EventSpec]
     handlers: Mapping[EventSpec, Handler] = field(default_factory=dict)
+    # Runs once the schema exists, before the first request (e.g. the registry's first admin).
+    on_startup: Callable[[FastAPI, "Runtime"], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     bus: KafkaBus
     relay: OutboxRelay
-    consumer: EventConsumer | None
+    consumer: EventConsumer
+    verifier: TokenVerifier
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -72,19 +76,18 @@ async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
 def build_runtime(definition: ServiceDefinition, settings: ServiceSettings) -> Runtime:
     """Builds everything; nothing connects to the broker until the loops start."""
     engine = db.create_engine(settings.database_url)
-    topics = {spec.topic for spec in definition.produces} | {s.topic for s in definition.handlers}
-    if definition.handlers:
-        topics.add(dead_letter_topic(definition.name))
+    consumed = {spec.topic for spec in [*definition.handlers, *REVOCATION_HANDLERS]}
+    topics = {spec.topic for spec in definition.produces} | consumed
+    topics.add(dead_letter_topic(definition.name))
     bus = KafkaBus(settings, client_id=definition.name, topics=topics)
     relay = OutboxRelay(
         db.session_factory(engine), bus, settings.outbox_batch_size, settings.outbox_poll_seconds
     )
     sessions = db.session_factory(engine, **{WAKE_RELAY: relay.wake})
-    consumer = None
-    if definition.handlers:
-        policy = ConsumerPolicy(max_attempts=settings.consumer_max_attempts)
-        consumer = EventConsumer(definition.name, definition.handlers, sessions, bus, policy)
-    return Runtime(settings, engine, sessions, bus, relay, consumer)
+    handlers = {**REVOCATION_HANDLERS, **definition.handlers}
+    policy = ConsumerPolicy(max_attempts=settings.consumer_max_attempts)
+    consumer = EventConsumer(definition.name, handlers, sessions, bus, policy)
+    return Runtime(settings, engine, sessions, bus, relay, consumer, TokenVerifier(settings))
 
 
 def create_service_app(
@@ -100,11 +103,12 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.create_schema(runtime.engine, definition.metadata)
+        if definition.on_startup:
+            await definition.on_startup(app, runtime)
         tasks = []
         if messaging:
             tasks.append(asyncio.create_task(_supervised("outbox relay", runtime.relay.run)))
-            if runtime.consumer:
-                tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
+            tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
         try:
             yield
         finally:
@@ -120,11 +124,9 @@ def create_service_app(
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": lambda: db.ping(runtime.engine)}
     if messaging:
         checks["broker"] = runtime.bus.ping
-    consumer = runtime.consumer
     app.include_router(
         health_router(
-            checks,
-            lambda: {"consumer_partitions": consumer.assigned_partitions()} if consumer else {},
+            checks, lambda: {"consumer_partitions": runtime.consumer.assigned_partitions()}
         )
     )
     app.include_router(definition.router)

@@ -9,6 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
+# The development key pair's public half. Its private half is committed too (registry's
+# identity/dev_keys.py), so anyone can sign tokens it accepts: outside development a service
+# refuses to start with it.
+DEV_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEADHMcmO8GHgObPFfYqTb6W0mJ80bV7VjRJiR4BooRjGo=
+-----END PUBLIC KEY-----
+"""
+
 
 def shared_field(env_name: str, default: object, description: str) -> object:
     # An alias makes pydantic-settings ignore the service's env_prefix for this field.
@@ -54,6 +62,24 @@ class ServiceSettings(BaseSettings):
         "KAFKA_FETCH_MAX_WAIT_MS", 100, "longest wait of a consumer fetch for new data"
     )
 
+    auth_issuer: str = shared_field("AUTH_ISSUER", "city-exchange", "expected `iss` of tokens")
+    auth_audience: str = shared_field("AUTH_AUDIENCE", "city-exchange", "expected `aud` of tokens")
+    auth_public_key: str = shared_field(
+        "AUTH_PUBLIC_KEY", DEV_PUBLIC_KEY, "PEM public key that verifies access tokens"
+    )
+    auth_jwks_url: str | None = shared_field(
+        "AUTH_JWKS_URL", None, "verify with an OpenID Connect provider's keys instead of the key"
+    )
+    auth_algorithms: list[str] = shared_field(
+        "AUTH_ALGORITHMS", ["EdDSA"], "accepted signature algorithms (JSON list)"
+    )
+    auth_roles_claim: str = shared_field(
+        "AUTH_ROLES_CLAIM", "roles", "claim holding grants such as 'city_officer:<city id>'"
+    )
+    auth_clock_leeway_seconds: int = shared_field(
+        "AUTH_CLOCK_LEEWAY_SECONDS", 30, "tolerated clock difference with the issuer"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./var/data/service.db"
@@ -67,7 +93,7 @@ class ServiceSettings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _production_uses_postgresql(self) -> Self:
+    def _refuse_unsafe_defaults(self) -> Self:
         # One SQLite file cannot be shared by several instances of a service, nor backed up
         # while it is written: refuse to start rather than lose data quietly.
         if self.environment == "production" and self.database_url.startswith("sqlite"):
@@ -75,5 +101,14 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"CX_ENVIRONMENT=production needs PostgreSQL: set {prefix}DATABASE_URL to a "
                 "postgresql+asyncpg:// URL"
+            )
+        if (
+            self.environment != "development"
+            and self.auth_jwks_url is None
+            and self.auth_public_key.strip() == DEV_PUBLIC_KEY.strip()
+        ):
+            raise ValueError(
+                f"CX_ENVIRONMENT={self.environment} refuses the development token key: set "
+                "AUTH_PUBLIC_KEY (and the registry's REGISTRY_TOKEN_SIGNING_KEY) or AUTH_JWKS_URL"
             )
         return self

@@ -3,6 +3,7 @@ a service's outbox."""
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.registry.identity.tokens import TokenIssuer
+from services.registry.settings import RegistrySettings
+from shared.auth import Grant
 from shared.events import Event, decode
 from shared.inbox import Outcome
 from shared.outbox import OUTBOX
@@ -49,8 +53,10 @@ class ServiceUnderTest:
     client: httpx.AsyncClient
     runtime: Runtime
 
-    async def events(self) -> list[Event]:
-        return await outbox_events(self.runtime.sessions)
+    async def events(self, *types: str) -> list[Event]:
+        """The events this service recorded, in order; only those of `types` when given."""
+        events = await outbox_events(self.runtime.sessions)
+        return [event for event in events if not types or event.type in types]
 
     async def deliver(self, *events: Event) -> list[Outcome]:
         """Hand events to this service's consumer as the broker would (through the inbox)."""
@@ -69,3 +75,18 @@ async def serve(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             yield ServiceUnderTest(client, app.state.runtime)
+
+
+_ISSUER = TokenIssuer(RegistrySettings())
+
+
+def token(*grants: str, subject: str | None = None, kind: str = "user") -> str:
+    """An access token signed with the development key, as the registry would issue it, for a
+    caller holding `grants` (e.g. "city_officer:<city id>", "platform_admin")."""
+    return _ISSUER.access_token(
+        subject or str(uuid.uuid4()), kind, [Grant.parse(text) for text in grants]
+    )
+
+
+def bearer(*grants: str, subject: str | None = None, kind: str = "user") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*grants, subject=subject, kind=kind)}"}

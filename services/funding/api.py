@@ -1,13 +1,25 @@
-"""Funding HTTP routes: funds and pledges. Every money POST takes an Idempotency-Key."""
+"""Funding HTTP routes: funds and pledges. Every money POST takes an Idempotency-Key.
+
+Funds are public (transparency); pledges are recorded and read by the fund's administrators and
+by donors, each donor seeing its own only. The rules are in `domain`; the routes apply them."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from services.funding import domain
-from services.funding.models import Fund, FundCreate, FundPublic, Pledge, PledgeCreate, PledgePublic
+from services.funding.models import (
+    Fund,
+    FundCreate,
+    FundPublic,
+    Pledge,
+    PledgeCreate,
+    PledgePublic,
+)
+from shared.auth import PUBLIC, Principal, Role, allow
 from shared.contracts.funding import (
     CONTRIBUTION_PLEDGED,
     FUND_CREATED,
@@ -21,12 +33,22 @@ from shared.service import SessionDep
 
 router = APIRouter()
 
+_FORBIDDEN = {403: {"description": "the caller may not act on this fund's pledges"}}
+
+
+async def _existing_fund(session: SessionDep, fund_id: uuid.UUID) -> Fund:
+    fund = await session.get(Fund, fund_id)
+    if fund is None:
+        raise NotFound(f"no fund with id {fund_id}")
+    return fund
+
 
 @router.post("/funds", status_code=201, response_model=FundPublic, tags=["funds"])
 async def create_fund(
     body: FundCreate,
     session: SessionDep,
     request: Request,
+    _admin: Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     async def create() -> FundPublic:
@@ -47,12 +69,14 @@ async def create_fund(
     return await idempotent(session, request, idempotency_key, body, create)
 
 
-@router.get("/funds/{fund_id}", response_model=FundPublic, tags=["funds"])
+@router.get(
+    "/funds/{fund_id}",
+    response_model=FundPublic,
+    tags=["funds"],
+    dependencies=[Depends(PUBLIC)],  # funds are public by design: budget transparency
+)
 async def get_fund(fund_id: uuid.UUID, session: SessionDep) -> Fund:
-    fund = await session.get(Fund, fund_id)
-    if fund is None:
-        raise NotFound(f"no fund with id {fund_id}")
-    return fund
+    return await _existing_fund(session, fund_id)
 
 
 @router.post(
@@ -60,20 +84,25 @@ async def get_fund(fund_id: uuid.UUID, session: SessionDep) -> Fund:
     status_code=201,
     response_model=PledgePublic,
     tags=["pledges"],
-    responses={400: {"description": "the Idempotency-Key header is missing"}},
+    responses={400: {"description": "the Idempotency-Key header is missing"}, **_FORBIDDEN},
 )
 async def pledge_contribution(
     fund_id: uuid.UUID,
     body: PledgeCreate,
     session: SessionDep,
     request: Request,
+    principal: Annotated[Principal, Depends(allow(Role.DONOR, Role.FUND_ADMIN))],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
+    """A donor's client pledges in its own name (the donor is the token's, never the body's); a
+    fund administrator records an offline donor's pledge to its fund (no donor id)."""
+
     async def pledge() -> PledgePublic:
-        if await session.get(Fund, fund_id) is None:
-            raise NotFound(f"no fund with id {fund_id}")
+        await _existing_fund(session, fund_id)
         record = Pledge(
             fund_id=fund_id,
+            donor_id=domain.pledging_donor(principal, fund_id),
+            recorded_by=principal.subject,
             donor_name=body.donor_name,
             donor_kind=body.donor_kind,
             amount_minor=domain.minor_units(body.amount, body.currency),
@@ -89,6 +118,7 @@ async def pledge_contribution(
             ContributionPledged(
                 pledge_id=record.id,
                 fund_id=fund_id,
+                donor_id=record.donor_id,
                 donor_name=record.donor_name,
                 donor_kind=record.donor_kind,
                 amount=public.amount,
@@ -100,13 +130,25 @@ async def pledge_contribution(
     return await idempotent(session, request, idempotency_key, body, pledge, required=True)
 
 
-@router.get("/funds/{fund_id}/pledges", response_model=list[PledgePublic], tags=["pledges"])
-async def list_pledges(fund_id: uuid.UUID, session: SessionDep) -> list[PledgePublic]:
-    if await session.get(Fund, fund_id) is None:
-        raise NotFound(f"no fund with id {fund_id}")
-    pledges = (
-        await session.exec(
-            select(Pledge).where(Pledge.fund_id == fund_id).order_by(col(Pledge.pledged_at))
-        )
-    ).all()
+@router.get(
+    "/funds/{fund_id}/pledges",
+    response_model=list[PledgePublic],
+    tags=["pledges"],
+    responses=_FORBIDDEN,
+)
+async def list_pledges(
+    fund_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[
+        Principal, Depends(allow(Role.FUND_ADMIN, Role.DONOR, Role.PLATFORM_ADMIN))
+    ],
+) -> list[PledgePublic]:
+    """All of the fund's pledges for its administrators and platform administrators; a donor's
+    own pledges only for a donor."""
+    await _existing_fund(session, fund_id)
+    query = select(Pledge).where(Pledge.fund_id == fund_id)
+    donors = domain.visible_donors(principal, fund_id)
+    if donors is not None:
+        query = query.where(col(Pledge.donor_id).in_(donors))
+    pledges = (await session.exec(query.order_by(col(Pledge.pledged_at), col(Pledge.id)))).all()
     return [PledgePublic.of(p) for p in pledges]

@@ -36,6 +36,10 @@ class Pledge(FundingTable, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     fund_id: uuid.UUID = Field(foreign_key="funds.id", index=True)
+    # The donor account the pledge is in the name of (from the donor's token); None for an
+    # offline donor whose pledge a fund administrator recorded.
+    donor_id: uuid.UUID | None = Field(default=None, index=True)
+    recorded_by: str = Field(max_length=100)  # the token subject that recorded it, for audit
     donor_name: str
     donor_kind: DonorKind
     amount_minor: int = Field(sa_type=BigInteger)
@@ -60,6 +64,8 @@ class FundPublic(SQLModel):
 
 
 class PledgeCreate(SQLModel):
+    # Forbidding extra fields keeps donor_id, fund_id and status out of the caller's hands: a
+    # client that sends them gets a 422 naming the field rather than a silently ignored value.
     model_config = ConfigDict(extra="forbid")
 
     donor_name: str = Field(min_length=1, max_length=200)
@@ -78,6 +84,7 @@ class PledgeCreate(SQLModel):
 class PledgePublic(SQLModel):
     id: uuid.UUID
     fund_id: uuid.UUID
+    donor_id: uuid.UUID | None = Field(description="None: an offline donor's pledge")
     donor_name: str
     donor_kind: DonorKind
     amount: Decimal

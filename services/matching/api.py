@@ -1,9 +1,13 @@
-"""Matching HTTP routes: its read model of cities, and agreements."""
+"""Matching HTTP routes: its read model of cities, and agreements.
+
+Who may do what is decided in `domain` from the caller's token: a city officer proposes, accepts
+and lists for their own cities only; an agreement is visible only to its parties' officers and to
+platform administrators, and to anyone else it does not exist (404, not 403)."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +23,7 @@ from services.matching.models import (
     KnownCityPublic,
     PartyPublic,
 )
+from shared.auth import Caller, Principal, Role, allow
 from shared.contracts.matching import (
     AGREEMENT_ACCEPTED,
     AGREEMENT_PROPOSED,
@@ -33,38 +38,55 @@ from shared.service import SessionDep
 
 router = APIRouter()
 
+Officer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
+Overseer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.PLATFORM_ADMIN))]
+
 
 @router.get("/cities/{city_id}", response_model=KnownCityPublic, tags=["read model"])
-async def get_known_city(city_id: uuid.UUID, session: SessionDep) -> KnownCity:
+async def get_known_city(city_id: uuid.UUID, session: SessionDep, _caller: Caller) -> KnownCity:
     city = await session.get(KnownCity, city_id)
     if city is None:
         raise NotFound(f"matching does not know city {city_id} (yet)")
     return city
 
 
-async def _agreement_public(session: AsyncSession, agreement: Agreement) -> AgreementPublic:
-    parties = (
-        await session.exec(
-            select(AgreementParty)
-            .where(AgreementParty.agreement_id == agreement.id)
-            .order_by(col(AgreementParty.city_id))
-        )
-    ).all()
-    return AgreementPublic.model_validate(
-        agreement,
-        update={"parties": [PartyPublic.model_validate(p) for p in parties]},
+async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementParty]:
+    return list(
+        (
+            await session.exec(
+                select(AgreementParty)
+                .where(AgreementParty.agreement_id == agreement_id)
+                .order_by(col(AgreementParty.city_id))
+            )
+        ).all()
     )
 
 
-async def _load_agreement(
-    session: AsyncSession, agreement_id: uuid.UUID, *, for_update: bool = False
-) -> Agreement:
+def _public(agreement: Agreement, parties: list[AgreementParty]) -> AgreementPublic:
+    return AgreementPublic.model_validate(
+        agreement, update={"parties": [PartyPublic.model_validate(p) for p in parties]}
+    )
+
+
+async def _agreement_public(session: AsyncSession, agreement: Agreement) -> AgreementPublic:
+    return _public(agreement, await _parties(session, agreement.id))
+
+
+async def _load_visible_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> tuple[Agreement, list[AgreementParty]]:
     # Locked when it is about to change, so that two parties accepting at once cannot both
     # believe the other is still to accept.
     agreement = await session.get(Agreement, agreement_id, with_for_update=for_update)
-    if agreement is None:
+    parties = await _parties(session, agreement_id) if agreement else []
+    # One answer for "no such agreement" and "not yours": ids must not be probed (OWASP API1).
+    if agreement is None or not domain.may_see(principal, (p.city_id for p in parties)):
         raise NotFound(f"no agreement with id {agreement_id}")
-    return agreement
+    return agreement, parties
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementPublic, tags=["agreements"])
@@ -72,8 +94,13 @@ async def propose_agreement(
     body: AgreementCreate,
     session: SessionDep,
     request: Request,
+    officer: Officer,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
+    """The caller must act for the proposing city; proposing is that city's acceptance."""
+    # Before the idempotent replay too, so a stored answer is replayed only to the proposer's side.
+    domain.check_acts_for(officer, body.proposed_by_city_id)
+
     async def propose() -> AgreementPublic:
         known = set(
             (
@@ -115,18 +142,16 @@ async def propose_agreement(
     "/agreements/{agreement_id}/acceptances", response_model=AgreementPublic, tags=["agreements"]
 )
 async def accept_agreement(
-    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep
+    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep, officer: Officer
 ) -> AgreementPublic:
-    """Idempotent by design: a party that already accepted gets the agreement back unchanged."""
-    agreement = await _load_agreement(session, agreement_id, for_update=True)
-    parties = {
-        party.city_id: party
-        for party in (
-            await session.exec(
-                select(AgreementParty).where(AgreementParty.agreement_id == agreement_id)
-            )
-        ).all()
-    }
+    """The caller accepts for a city they act for. Idempotent by design: a party that already
+    accepted gets the agreement back unchanged."""
+    # Checked before the agreement is read, so a 403 says nothing about whether it exists.
+    domain.check_acts_for(officer, body.city_id)
+    agreement, loaded = await _load_visible_agreement(
+        session, officer, agreement_id, for_update=True
+    )
+    parties = {party.city_id: party for party in loaded}
     acceptance = domain.accept(
         agreement.status,
         {city_id: party.accepted_at is not None for city_id, party in parties.items()},
@@ -155,16 +180,22 @@ async def accept_agreement(
 
 
 @router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"])
-async def get_agreement(agreement_id: uuid.UUID, session: SessionDep) -> AgreementPublic:
-    return await _agreement_public(session, await _load_agreement(session, agreement_id))
+async def get_agreement(
+    agreement_id: uuid.UUID, session: SessionDep, caller: Caller
+) -> AgreementPublic:
+    """Visible to the officers of its parties and to platform administrators only."""
+    return _public(*await _load_visible_agreement(session, caller, agreement_id))
 
 
 @router.get("/agreements", response_model=list[AgreementPublic], tags=["agreements"])
 async def list_agreements(
     session: SessionDep,
+    caller: Overseer,
     city_id: Annotated[uuid.UUID, Query(description="agreements this city is a party to")],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AgreementPublic]:
+    """A city officer lists their own city's agreements; a platform administrator any city's."""
+    domain.check_may_list(caller, city_id)
     agreements = (
         await session.exec(
             select(Agreement)

@@ -1,10 +1,12 @@
-"""Agreement rules, free of I/O."""
+"""Agreement rules, free of I/O: who may act on an agreement, and how it comes to be."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from shared.errors import Conflict, DomainError
+from shared.auth import Principal, Role
+from shared.errors import Conflict, DomainError, Forbidden
 
 
 class AgreementKind(StrEnum):
@@ -63,3 +65,32 @@ def accept(status: AgreementStatus, accepted: dict[UUID, bool], city_id: UUID) -
         raise Conflict(f"the agreement is {status}; only a proposed agreement can be accepted")
     remaining = [party for party, done in accepted.items() if not done and party != city_id]
     return Acceptance(newly_accepted=True, all_accepted=not remaining)
+
+
+def _cities_of(principal: Principal) -> str:
+    cities = sorted(principal.scopes(Role.CITY_OFFICER))
+    if not cities:
+        return "no city"
+    return f"city {cities[0]}" if len(cities) == 1 else f"cities {', '.join(cities)}"
+
+
+def check_acts_for(principal: Principal, city_id: UUID) -> None:
+    """A city officer speaks only for the cities in their token (OWASP API1: the city id in the
+    request is the caller's claim, not a proof)."""
+    if not principal.acts_for_city(city_id):
+        raise Forbidden(
+            f"you act for {_cities_of(principal)}, not for city {city_id}; ask that city's "
+            "officer, or refresh your token if you were made its officer a moment ago"
+        )
+
+
+def check_may_list(principal: Principal, city_id: UUID) -> None:
+    """Platform administrators oversee every city's agreements; an officer only their city's."""
+    if not principal.is_platform_admin:
+        check_acts_for(principal, city_id)
+
+
+def may_see(principal: Principal, party_ids: Iterable[UUID]) -> bool:
+    """Whether the caller may know the agreement exists: a party's officer, or an administrator.
+    Anyone else is answered as if there were no such agreement."""
+    return principal.is_platform_admin or any(principal.acts_for_city(c) for c in party_ids)

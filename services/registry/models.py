@@ -48,11 +48,15 @@ class City(CityBase, RegistryTable, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name_key: str = Field(max_length=200, index=True)
     registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    registered_by: str = Field(max_length=100)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verified_by: str | None = Field(default=None, max_length=100)
 
 
 class CityPublic(CityBase):
     id: uuid.UUID
     registered_at: datetime
+    verified_at: datetime | None
 
 
 class CityPage(SQLModel):

@@ -20,6 +20,10 @@ class FundCreated(Payload):
 class ContributionPledged(Payload):
     pledge_id: UUID
     fund_id: UUID
+    # Defaults to None so that events published before the field existed still decode.
+    donor_id: UUID | None = Field(
+        None, description="the donor account pledging; null for an offline donor's pledge"
+    )
     donor_name: str
     donor_kind: str
     amount: Decimal = Field(description="in `currency`, as a decimal string")
@@ -45,6 +49,7 @@ CONTRIBUTION_PLEDGED = EventSpec(
     ContributionPledged(
         pledge_id=UUID("9e000000-0000-4000-8000-000000000001"),
         fund_id=_FUND,
+        donor_id=UUID("d0000000-0000-4000-8000-000000000001"),
         donor_name="Ville de Genève",
         donor_kind="city",
         amount=Decimal("25000.00"),

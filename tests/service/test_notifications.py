@@ -2,14 +2,33 @@
 
 import uuid
 
+import pytest
+
+from shared.contracts.registry import CITY_REGISTERED
 from shared.inbox import Outcome
-from tests.helpers import ServiceUnderTest
+from tests.helpers import ServiceUnderTest, bearer
+
+
+def officer_of(city_id: object) -> dict[str, str]:
+    return bearer(f"city_officer:{city_id}")
+
+
+def admin_of(fund_id: object) -> dict[str, str]:
+    return bearer(f"fund_admin:{fund_id}")
 
 
 async def feed(
-    notifications: ServiceUnderTest, kind: str, recipient: str, **params: object
+    notifications: ServiceUnderTest,
+    kind: str,
+    recipient: str,
+    headers: dict[str, str] | None = None,
+    **params: object,
 ) -> dict:
-    response = await notifications.client.get(f"/feeds/{kind}/{recipient}", params=params)
+    if headers is None:
+        headers = officer_of(recipient) if kind == "city" else admin_of(recipient)
+    response = await notifications.client.get(
+        f"/feeds/{kind}/{recipient}", params=params, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -20,35 +39,45 @@ async def test_each_event_becomes_news_for_the_cities_and_fund_concerned(
     funding: ServiceUnderTest,
     notifications: ServiceUnderTest,
 ) -> None:
-    lome = (
-        await registry.client.post("/cities", json={"name": "Lomé", "country_code": "TG"})
-    ).json()
-    lyon = (
-        await registry.client.post("/cities", json={"name": "Lyon", "country_code": "FR"})
-    ).json()
+    cities = []
+    for name, country in (("Lomé", "TG"), ("Lyon", "FR")):
+        response = await registry.client.post(
+            "/cities", json={"name": name, "country_code": country}, headers=bearer()
+        )
+        assert response.status_code == 201, response.text
+        cities.append(response.json())
+    lome, lyon = cities
     city_events = await registry.events()
     await matching.deliver(*city_events)
     await notifications.deliver(*city_events)
 
-    agreement = (
-        await matching.client.post(
-            "/agreements",
-            json={
-                "title": "Lomé–Lyon",
-                "party_city_ids": [lome["id"], lyon["id"]],
-                "proposed_by_city_id": lome["id"],
-            },
-        )
-    ).json()
-    await matching.client.post(
-        f"/agreements/{agreement['id']}/acceptances", json={"city_id": lyon["id"]}
+    proposed = await matching.client.post(
+        "/agreements",
+        json={
+            "title": "Lomé–Lyon",
+            "party_city_ids": [lome["id"], lyon["id"]],
+            "proposed_by_city_id": lome["id"],
+        },
+        headers=officer_of(lome["id"]),
     )
-    fund = (await funding.client.post("/funds", json={"name": "ICSF", "currency": "EUR"})).json()
-    await funding.client.post(
+    assert proposed.status_code == 201, proposed.text
+    accepted = await matching.client.post(
+        f"/agreements/{proposed.json()['id']}/acceptances",
+        json={"city_id": lyon["id"]},
+        headers=officer_of(lyon["id"]),
+    )
+    assert accepted.status_code == 200, accepted.text
+    created = await funding.client.post(
+        "/funds", json={"name": "ICSF", "currency": "EUR"}, headers=bearer("platform_admin")
+    )
+    assert created.status_code == 201, created.text
+    fund = created.json()
+    pledged = await funding.client.post(
         f"/funds/{fund['id']}/pledges",
         json={"donor_name": "Lyon", "donor_kind": "city", "amount": "1000", "currency": "EUR"},
-        headers={"Idempotency-Key": "pledge-1"},
+        headers={"Idempotency-Key": "pledge-1", **admin_of(fund["id"])},
     )
+    assert pledged.status_code == 201, pledged.text
     later = [*await matching.events(), *await funding.events()]
     assert await notifications.deliver(*later) == [Outcome.APPLIED] * 4
     assert await notifications.deliver(*later) == [Outcome.DUPLICATE] * 4
@@ -72,10 +101,12 @@ async def test_each_event_becomes_news_for_the_cities_and_fund_concerned(
 async def test_feeds_page_backwards_from_the_newest(
     registry: ServiceUnderTest, notifications: ServiceUnderTest
 ) -> None:
-    city = (
-        await registry.client.post("/cities", json={"name": "Banjul", "country_code": "GM"})
-    ).json()
-    [event] = await registry.events()
+    registered = await registry.client.post(
+        "/cities", json={"name": "Banjul", "country_code": "GM"}, headers=bearer()
+    )
+    assert registered.status_code == 201, registered.text
+    city = registered.json()
+    [event] = [e for e in await registry.events() if e.type == CITY_REGISTERED.type]
     # Three distinct events for one city: the same fact redelivered under new ids.
     copies = [event.__class__(**{**event.__dict__, "id": str(uuid.uuid4())}) for _ in range(3)]
     await notifications.deliver(*copies)
@@ -88,7 +119,78 @@ async def test_feeds_page_backwards_from_the_newest(
 
 
 async def test_feed_requests_are_checked(notifications: ServiceUnderTest) -> None:
-    assert (await notifications.client.get(f"/feeds/planet/{uuid.uuid4()}")).status_code == 422
-    assert (await notifications.client.get("/feeds/city/lyon")).status_code == 422
-    empty = await feed(notifications, "city", str(uuid.uuid4()))
+    some_city = str(uuid.uuid4())
+    planet = await notifications.client.get(
+        f"/feeds/planet/{some_city}", headers=officer_of(some_city)
+    )
+    assert planet.status_code == 422
+    lyon = await notifications.client.get("/feeds/city/lyon", headers=officer_of("lyon"))
+    assert lyon.status_code == 422
+    empty = await feed(notifications, "city", some_city)
     assert empty == {"items": [], "next_before": None}
+
+
+async def test_a_feed_needs_a_token(notifications: ServiceUnderTest) -> None:
+    response = await notifications.client.get(f"/feeds/city/{uuid.uuid4()}")
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    forged = await notifications.client.get(
+        f"/feeds/city/{uuid.uuid4()}", headers={"Authorization": "Bearer not-a-token"}
+    )
+    assert forged.status_code == 401, forged.text
+    assert 'error="invalid_token"' in forged.headers["WWW-Authenticate"]
+
+
+async def test_an_officer_reads_only_the_feed_of_their_own_city(
+    notifications: ServiceUnderTest,
+) -> None:
+    city_a, city_b = uuid.uuid4(), uuid.uuid4()
+    response = await notifications.client.get(f"/feeds/city/{city_a}", headers=officer_of(city_b))
+    assert response.status_code == 403, response.text
+    assert str(city_a) in response.json()["detail"]
+    # An officer of several cities reads each of them.
+    both = bearer(f"city_officer:{city_a}", f"city_officer:{city_b}")
+    for city in (city_a, city_b):
+        await feed(notifications, "city", str(city), headers=both)
+
+
+async def test_an_administrator_reads_only_the_feed_of_their_own_fund(
+    notifications: ServiceUnderTest,
+) -> None:
+    fund_1, fund_2 = uuid.uuid4(), uuid.uuid4()
+    response = await notifications.client.get(f"/feeds/fund/{fund_1}", headers=admin_of(fund_2))
+    assert response.status_code == 403, response.text
+    assert str(fund_1) in response.json()["detail"]
+    await feed(notifications, "fund", str(fund_2), headers=admin_of(fund_2))
+
+
+async def test_city_and_fund_scopes_do_not_cross(notifications: ServiceUnderTest) -> None:
+    shared_id = uuid.uuid4()  # the same id, whatever it names, gives no access across kinds
+    as_officer = await notifications.client.get(
+        f"/feeds/fund/{shared_id}", headers=officer_of(shared_id)
+    )
+    assert as_officer.status_code == 403, as_officer.text
+    as_admin = await notifications.client.get(
+        f"/feeds/city/{shared_id}", headers=admin_of(shared_id)
+    )
+    assert as_admin.status_code == 403, as_admin.text
+
+
+@pytest.mark.parametrize(
+    "grants, kind",
+    [
+        pytest.param(("donor:{id}",), "client", id="donor"),
+        pytest.param(("platform_admin",), "user", id="platform admin"),
+        pytest.param((), "user", id="no role"),
+    ],
+)
+async def test_other_roles_read_no_feed(
+    notifications: ServiceUnderTest, grants: tuple[str, ...], kind: str
+) -> None:
+    recipient = uuid.uuid4()
+    headers = bearer(*(g.format(id=recipient) for g in grants), kind=kind)
+    for feed_kind in ("city", "fund"):
+        response = await notifications.client.get(
+            f"/feeds/{feed_kind}/{recipient}", headers=headers
+        )
+        assert response.status_code == 403, response.text

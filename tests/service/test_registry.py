@@ -1,21 +1,22 @@
 import uuid
 
 from shared.contracts.registry import CITY_REGISTERED
-from tests.helpers import ServiceUnderTest
+from tests.helpers import ServiceUnderTest, bearer
 
 LOME = {"name": "Lomé", "country_code": "tg", "region": "Maritime", "population": 837437}
+USER = bearer()  # an authenticated account with no role yet
 
 
 async def test_registering_a_city_stores_it_and_records_city_registered(
     registry: ServiceUnderTest,
 ) -> None:
-    response = await registry.client.post("/cities", json=LOME)
+    response = await registry.client.post("/cities", json=LOME, headers=USER)
     assert response.status_code == 201, response.text
     city = response.json()
     assert city["country_code"] == "TG"
-    assert (await registry.client.get(f"/cities/{city['id']}")).json() == city
+    assert (await registry.client.get(f"/cities/{city['id']}", headers=USER)).json() == city
 
-    [event] = await registry.events()
+    [event] = await registry.events("CityRegistered")
     assert event.type == "CityRegistered"
     assert event.subject == city["id"]
     payload = event.payload(CITY_REGISTERED)
@@ -25,21 +26,21 @@ async def test_registering_a_city_stores_it_and_records_city_registered(
 async def test_the_same_city_twice_is_refused_with_a_pointer_to_the_first(
     registry: ServiceUnderTest,
 ) -> None:
-    first = (await registry.client.post("/cities", json=LOME)).json()
-    again = await registry.client.post("/cities", json={**LOME, "name": "  LOME "})
+    first = (await registry.client.post("/cities", json=LOME, headers=USER)).json()
+    again = await registry.client.post("/cities", json={**LOME, "name": "  LOME "}, headers=USER)
     assert again.status_code == 409
     assert first["id"] in again.json()["detail"]
-    assert len(await registry.events()) == 1
+    assert len(await registry.events("CityRegistered")) == 1
 
 
 async def test_an_idempotency_key_replays_the_first_answer(registry: ServiceUnderTest) -> None:
-    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    headers = {**USER, "Idempotency-Key": str(uuid.uuid4())}
     first = await registry.client.post("/cities", json=LOME, headers=headers)
     retry = await registry.client.post("/cities", json=LOME, headers=headers)
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.json() == first.json()
     assert retry.headers["Idempotent-Replayed"] == "true"
-    assert len(await registry.events()) == 1
+    assert len(await registry.events("CityRegistered")) == 1
 
     reused = await registry.client.post("/cities", json={**LOME, "name": "Kara"}, headers=headers)
     assert reused.status_code == 409
@@ -56,24 +57,26 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(registry: ServiceUn
         ({"country_code": "FR"}, "Field required"),
     ]
     for body, message in cases:
-        response = await registry.client.post("/cities", json=body)
+        response = await registry.client.post("/cities", json=body, headers=USER)
         assert response.status_code == 422, (body, response.text)
         assert message in response.text, (body, response.text)
     malformed = await registry.client.post(
-        "/cities", content=b"{not json", headers={"content-type": "application/json"}
+        "/cities", content=b"{not json", headers={**USER, "content-type": "application/json"}
     )
     assert malformed.status_code == 422
-    assert (await registry.client.get(f"/cities/{uuid.uuid4()}")).status_code == 404
-    assert (await registry.client.get("/cities/not-a-uuid")).status_code == 422
-    assert (await registry.client.get("/cities")).json()["total"] == 0
-    assert await registry.events() == []
+    assert (await registry.client.get(f"/cities/{uuid.uuid4()}", headers=USER)).status_code == 404
+    assert (await registry.client.get("/cities/not-a-uuid", headers=USER)).status_code == 422
+    assert (await registry.client.get("/cities", headers=USER)).json()["total"] == 0
+    assert await registry.events("CityRegistered") == []
 
 
 async def test_cities_are_listed_by_page_with_a_total(registry: ServiceUnderTest) -> None:
     for name in ("Ouagadougou", "Bamako", "Dakar"):
         country = {"Ouagadougou": "BF", "Bamako": "ML", "Dakar": "SN"}[name]
-        await registry.client.post("/cities", json={"name": name, "country_code": country})
-    page = (await registry.client.get("/cities", params={"limit": 2})).json()
+        await registry.client.post(
+            "/cities", json={"name": name, "country_code": country}, headers=USER
+        )
+    page = (await registry.client.get("/cities", params={"limit": 2}, headers=USER)).json()
     assert page["total"] == 3
     assert [c["name"] for c in page["items"]] == ["Bamako", "Dakar"]
 

@@ -1,0 +1,175 @@
+"""The role x endpoint matrix of every service, generated from the services' routes.
+
+DECISIONS is the one place where each endpoint's access is decided: a route missing from it
+(a new endpoint nobody decided on), a route without exactly one Access declaration, or a
+declaration that differs from the decision fails. Then every persona calls every route, and a
+persona the rule excludes must be refused (401 anonymous, 403 without the role), while one it
+admits must never get those function-level refusals. Object-level checks (this city, this fund)
+are tested per service, with real objects, in tests/service."""
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import APIRoute
+
+from services.funding.app import DEFINITION as FUNDING
+from services.matching.app import DEFINITION as MATCHING
+from services.notifications.app import DEFINITION as NOTIFICATIONS
+from services.registry.app import DEFINITION as REGISTRY
+from shared.auth import Access
+from shared.service import ServiceDefinition, create_service_app
+from tests.conftest import DatabaseFactory
+from tests.helpers import bearer, serve
+
+ADMIN, OFFICER, NETWORK, FUND_ADMIN, DONOR = (
+    "platform_admin",
+    "city_officer",
+    "network_officer",
+    "fund_admin",
+    "donor",
+)
+ANY = "authenticated"
+PUBLIC = "public"
+
+DECISIONS: dict[str, dict[str, str]] = {
+    "registry": {
+        "GET /healthz": PUBLIC,
+        "GET /readyz": PUBLIC,
+        "POST /cities": ANY,
+        "GET /cities": ANY,
+        "GET /cities/{city_id}": ANY,
+        "POST /cities/{city_id}/verification": ADMIN,
+        "POST /oauth/token": PUBLIC,
+        "GET /.well-known/jwks.json": PUBLIC,
+        "POST /accounts": PUBLIC,
+        "GET /accounts/me": ANY,
+        "POST /grants": ADMIN,
+        "GET /grants": ADMIN,
+        "POST /grants/{grant_id}/revocation": ADMIN,
+        "POST /clients": ADMIN,
+        "POST /clients/{client_id}/revocation": ADMIN,
+        "GET /audit": ADMIN,
+    },
+    "matching": {
+        "GET /healthz": PUBLIC,
+        "GET /readyz": PUBLIC,
+        "GET /cities/{city_id}": ANY,
+        "POST /agreements": OFFICER,
+        "POST /agreements/{agreement_id}/acceptances": OFFICER,
+        "GET /agreements/{agreement_id}": ANY,
+        "GET /agreements": f"{OFFICER} | {ADMIN}",
+    },
+    "funding": {
+        "GET /healthz": PUBLIC,
+        "GET /readyz": PUBLIC,
+        "POST /funds": ADMIN,
+        "GET /funds/{fund_id}": PUBLIC,
+        "POST /funds/{fund_id}/pledges": f"{DONOR} | {FUND_ADMIN}",
+        "GET /funds/{fund_id}/pledges": f"{DONOR} | {FUND_ADMIN} | {ADMIN}",
+    },
+    "notifications": {
+        "GET /healthz": PUBLIC,
+        "GET /readyz": PUBLIC,
+        "GET /feeds/{recipient_kind}/{recipient_id}": f"{OFFICER} | {FUND_ADMIN}",
+    },
+}
+
+SERVICES = {d.name: d for d in (REGISTRY, MATCHING, FUNDING, NOTIFICATIONS)}
+SCOPE = str(uuid.uuid4())
+
+
+def _personas() -> dict[str, dict[str, str]]:
+    """Minted when a test runs, so that a long suite cannot outlive the tokens."""
+    return {
+        "anonymous": {},
+        "account without roles": bearer(),
+        OFFICER: bearer(f"{OFFICER}:{SCOPE}"),
+        NETWORK: bearer(f"{NETWORK}:{SCOPE}"),
+        FUND_ADMIN: bearer(f"{FUND_ADMIN}:{SCOPE}"),
+        DONOR: bearer(f"{DONOR}:{SCOPE}", kind="client"),
+        ADMIN: bearer(ADMIN),
+    }
+
+
+FUNCTION_LEVEL_REFUSAL = "this needs the role"
+
+
+def _api_routes(routes: list) -> Iterator[APIRoute]:  # type: ignore[type-arg]
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router
+            yield from _api_routes(route.original_router.routes)
+
+
+def _routes(definition: ServiceDefinition) -> dict[str, APIRoute]:
+    """Every operation of the service's OpenAPI document, with the route that serves it."""
+    app = create_service_app(definition, messaging=False)
+    routes = {
+        f"{method} {route.path}": route
+        for route in _api_routes(app.routes)
+        for method in route.methods - {"HEAD"}
+    }
+    documented = {
+        f"{method.upper()} {path}"
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    assert documented == set(routes), "every route must be in the OpenAPI document, and only those"
+    return routes
+
+
+def _declared(route: APIRoute) -> list[Access]:
+    found: list[Access] = []
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Access):
+            found.append(dependant.call)
+        pending.extend(dependant.dependencies)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_has_exactly_the_decided_access(service: str) -> None:
+    routes = _routes(SERVICES[service])
+    assert sorted(routes) == sorted(DECISIONS[service]), "decide the access of new routes here"
+    for name, route in routes.items():
+        declared = _declared(route)
+        assert len(declared) == 1, f"{service} {name} declares {declared}: it needs exactly one"
+        assert declared[0].name == DECISIONS[service][name], f"{service} {name}"
+
+
+def _admits(decision: str, persona: str) -> bool:
+    if decision == PUBLIC:
+        return True
+    if persona == "anonymous":
+        return False
+    return decision == ANY or persona in decision.split(" | ")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_persona_gets_the_decided_answer_on_every_route(
+    service: str, new_database: DatabaseFactory
+) -> None:
+    definition = SERVICES[service]
+    settings = definition.settings(database_url=await new_database(service))
+    async with serve(definition, settings) as running:
+        for name in _routes(definition):
+            method, path = name.split(" ")
+            url = re.sub(r"\{recipient_kind\}", "city", path)
+            url = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), url)
+            for persona, headers in _personas().items():
+                response = await running.client.request(method, url, headers=headers)
+                refused = response.status_code == 401 or (
+                    response.status_code == 403 and FUNCTION_LEVEL_REFUSAL in response.text
+                )
+                expected = not _admits(DECISIONS[service][name], persona)
+                assert refused == expected, (
+                    f"{service} {name} as {persona}: {response.status_code} {response.text[:200]}"
+                )
+                if response.status_code == 401:
+                    assert "WWW-Authenticate" in response.headers
+                assert response.status_code < 500, f"{service} {name} as {persona}: {response.text}"
