@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from services.registry.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
+
 SERVICE_PORTS = {"registry": 8001, "matching": 8002, "funding": 8003, "notifications": 8004}
 BROKER_PORT = 9092
 
@@ -211,6 +213,11 @@ def main() -> None:
                     f"{name:<14} {stack.url(name)}/docs   (OpenAPI: {stack.url(name)}/openapi.json)"
                 )
             print(f"logs: {stack.data_dir / 'log'}/*.log   databases: {stack.data_dir / 'data'}")
+            print(
+                "first platform administrator (development only): "
+                f"{DEV_ADMIN_USERNAME} / {DEV_ADMIN_PASSWORD}; token: POST "
+                f"{stack.url('registry')}/oauth/token"
+            )
             print("Ctrl-C stops everything.", flush=True)
             while True:
                 for process in [stack.broker, *stack.services.values()]:

@@ -1,49 +1,83 @@
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
+from services.registry.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
 from shared.devstack import Stack, free_port
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
+PASSWORD = "a long enough password"
 
 
 class System:
-    """The HTTP calls of the flow, one per step, against a running stack."""
+    """The HTTP calls of the flow, one per step, against a running stack, with real tokens from
+    the registry's token endpoint."""
 
     def __init__(self, stack: Stack, http: httpx.AsyncClient) -> None:
         self.stack = stack
         self.http = http
 
-    async def post(self, service: str, path: str, body: dict, **headers: str) -> dict:
-        response = await self.http.post(
-            f"{self.stack.url(service)}{path}", json=body, headers=headers
-        )
+    async def call(
+        self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = f"{self.stack.url(service)}{path}"
+        return await self.http.request(method, url, headers=headers, **kwargs)
+
+    async def post(self, service: str, path: str, token: str, body: dict, **headers: str) -> dict:
+        response = await self.call("POST", service, path, token, json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    async def get(self, service: str, path: str) -> httpx.Response:
-        return await self.http.get(f"{self.stack.url(service)}{path}")
+    async def sign_in(self, username: str, password: str = PASSWORD) -> dict:
+        response = await self.call(
+            "POST",
+            "registry",
+            "/oauth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
 
-    async def register_city(self, name: str, country: str) -> str:
-        return (await self.post("registry", "/cities", {"name": name, "country_code": country}))[
-            "id"
-        ]
+    async def refresh(self, tokens: dict) -> str:
+        data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        response = await self.call("POST", "registry", "/oauth/token", data=data)
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
 
-    async def known_to_matching(self, city_id: str) -> None:
+    async def admin(self) -> str:
+        return (await self.sign_in(DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD))["access_token"]
+
+    async def new_officer(self, city: str, country: str) -> tuple[str, str]:
+        """An official signs up, registers the city and refreshes to act for it."""
+        username = f"{uuid.uuid4().hex[:8]}@{country.lower()}.example.org"
+        body = {"username": username, "display_name": f"Maire de {city}", "password": PASSWORD}
+        assert (await self.call("POST", "registry", "/accounts", json=body)).status_code == 201
+        tokens = await self.sign_in(username)
+        registered = await self.post(
+            "registry", "/cities", tokens["access_token"], {"name": city, "country_code": country}
+        )
+        return registered["id"], await self.refresh(tokens)
+
+    async def known_to_matching(self, city_id: str, token: str) -> None:
         async def known() -> bool:
-            return (await self.get("matching", f"/cities/{city_id}")).status_code == 200
+            response = await self.call("GET", "matching", f"/cities/{city_id}", token)
+            return response.status_code == 200
 
         await eventually(known, what=f"matching knows city {city_id}")
 
-    async def feed_types(self, kind: str, recipient: str) -> list[str]:
-        response = await self.get("notifications", f"/feeds/{kind}/{recipient}")
-        return [item["event_type"] for item in response.json()["items"]]
-
-    async def wait_for_feed(self, kind: str, recipient: str, expected: list[str]) -> None:
+    async def wait_for_feed(
+        self, kind: str, recipient: str, token: str, expected: list[str]
+    ) -> None:
         async def arrived() -> list[str] | None:
-            types = await self.feed_types(kind, recipient)
+            response = await self.call("GET", "notifications", f"/feeds/{kind}/{recipient}", token)
+            assert response.status_code == 200, response.text
+            types = [item["event_type"] for item in response.json()["items"]]
             return types if sorted(types) == sorted(expected) else None
 
         await eventually(arrived, what=f"{kind} {recipient}'s feed to hold {expected}")
@@ -55,14 +89,15 @@ def system(stack: Stack, http: httpx.AsyncClient) -> System:
 
 
 async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: System) -> None:
-    lome = await system.register_city("Lomé", "TG")
-    lyon = await system.register_city("Lyon", "FR")
-    await system.known_to_matching(lome)
-    await system.known_to_matching(lyon)
+    lome, lome_officer = await system.new_officer(f"Lomé {uuid.uuid4().hex[:4]}", "TG")
+    lyon, lyon_officer = await system.new_officer(f"Lyon {uuid.uuid4().hex[:4]}", "FR")
+    await system.known_to_matching(lome, lome_officer)
+    await system.known_to_matching(lyon, lyon_officer)
 
     agreement = await system.post(
         "matching",
         "/agreements",
+        lome_officer,
         {
             "title": "Lomé–Lyon: waste collection",
             "party_city_ids": [lome, lyon],
@@ -70,13 +105,27 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
         },
     )
     accepted = await system.post(
-        "matching", f"/agreements/{agreement['id']}/acceptances", {"city_id": lyon}
+        "matching", f"/agreements/{agreement['id']}/acceptances", lyon_officer, {"city_id": lyon}
     )
     assert accepted["status"] == "accepted"
 
+    admin = await system.admin()
     fund = await system.post(
-        "funding", "/funds", {"name": "International City Solidarity Fund", "currency": "EUR"}
+        "funding",
+        "/funds",
+        admin,
+        {"name": f"Solidarity Fund {uuid.uuid4().hex[:6]}", "currency": "EUR"},
     )
+    client = await system.post("registry", "/clients", admin, {"name": "Ville de Genève"})
+    donor_token = (
+        await system.call(
+            "POST",
+            "registry",
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client["client_id"], client["client_secret"]),
+        )
+    ).json()["access_token"]
     pledge = {
         "donor_name": "Ville de Genève",
         "donor_kind": "city",
@@ -84,28 +133,85 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
         "currency": "CHF",
     }
     await system.post(
-        "funding", f"/funds/{fund['id']}/pledges", pledge, **{"Idempotency-Key": str(uuid.uuid4())}
+        "funding",
+        f"/funds/{fund['id']}/pledges",
+        donor_token,
+        pledge,
+        **{"Idempotency-Key": str(uuid.uuid4())},
     )
 
+    # A fund administrator is an account granted the role by a platform administrator.
+    treasurer = f"{uuid.uuid4().hex[:8]}@fund.example.org"
+    account = await system.post(
+        "registry",
+        "/accounts",
+        "",
+        {"username": treasurer, "display_name": "Trésorier", "password": PASSWORD},
+    )
+    await system.post(
+        "registry",
+        "/grants",
+        admin,
+        {"subject": account["id"], "role": "fund_admin", "scope": fund["id"]},
+    )
+    fund_admin = (await system.sign_in(treasurer))["access_token"]
+
     flow = ["CityRegistered", "AgreementProposed", "AgreementAccepted"]
-    await system.wait_for_feed("city", lome, flow)
-    await system.wait_for_feed("city", lyon, flow)
-    await system.wait_for_feed("fund", fund["id"], ["FundCreated", "ContributionPledged"])
+    await system.wait_for_feed("city", lome, lome_officer, flow)
+    await system.wait_for_feed("city", lyon, lyon_officer, flow)
+    await system.wait_for_feed(
+        "fund", fund["id"], fund_admin, ["FundCreated", "ContributionPledged"]
+    )
+    other_city = await system.call("GET", "notifications", f"/feeds/city/{lome}", lyon_officer)
+    assert other_city.status_code == 403
+
+
+async def test_a_revoked_donor_system_is_refused_by_every_service(system: System) -> None:
+    admin = await system.admin()
+    fund = await system.post(
+        "funding", "/funds", admin, {"name": f"Fund {uuid.uuid4().hex[:6]}", "currency": "EUR"}
+    )
+    client = await system.post("registry", "/clients", admin, {"name": "Fondation leaked"})
+    donor_token = (
+        await system.call(
+            "POST",
+            "registry",
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client["client_id"], client["client_secret"]),
+        )
+    ).json()["access_token"]
+    pledges = f"/funds/{fund['id']}/pledges"
+    assert (await system.call("GET", "funding", pledges, donor_token)).status_code == 200
+
+    revoked = await system.call(
+        "POST",
+        "registry",
+        f"/clients/{client['client_id']}/revocation",
+        admin,
+        json={"reason": "secret leaked"},
+    )
+    assert revoked.status_code == 204
+
+    async def refused_by_funding() -> bool:
+        return (await system.call("GET", "funding", pledges, donor_token)).status_code == 401
+
+    await eventually(refused_by_funding, what="funding to refuse the revoked client's token")
 
 
 async def test_an_event_published_while_a_consumer_is_down_is_processed_when_it_returns(
     system: System,
 ) -> None:
     system.stack.stop_service("notifications")
-    banjul = await system.register_city("Banjul", "GM")  # published while notifications is down
-    await system.known_to_matching(banjul)
+    banjul, officer = await system.new_officer("Banjul", "GM")  # published while it is down
+    await system.known_to_matching(banjul, officer)
     system.stack.start_service("notifications")
-    await system.wait_for_feed("city", banjul, ["CityRegistered"])
+    await system.wait_for_feed("city", banjul, officer, ["CityRegistered"])
 
 
 async def test_two_instances_of_a_service_split_the_partitions(system: System) -> None:
     async def partitions(instance: str) -> list[str]:
-        response = await system.get(instance, "/readyz")
+        response = await system.call("GET", instance, "/readyz")
         return response.json().get("consumer_partitions", []) if response.status_code == 200 else []
 
     system.stack.start_service("notifications", instance="notifications-2", port=free_port())
@@ -126,8 +232,8 @@ async def test_two_instances_of_a_service_split_the_partitions(system: System) -
         }
         assert first | second == every
 
-        cities = [await system.register_city(f"Ville {n}", "BE") for n in range(6)]
-        for city in cities:
-            await system.wait_for_feed("city", city, ["CityRegistered"])
+        for n in range(6):
+            city, officer = await system.new_officer(f"Ville {n}", "BE")
+            await system.wait_for_feed("city", city, officer, ["CityRegistered"])
     finally:
         system.stack.stop_service("notifications-2")
