@@ -50,6 +50,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /grants/{grant_id}/revocation": ADMIN,
         "POST /clients": ADMIN,
         "POST /clients/{client_id}/revocation": ADMIN,
+        "POST /accounts/{account_id}/deactivation": ADMIN,
         "GET /audit": ADMIN,
     },
     "matching": {

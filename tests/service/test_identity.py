@@ -284,3 +284,40 @@ def test_outside_development_the_development_keys_are_refused() -> None:
         ).bootstrap_admin_username
         is None
     )
+
+
+async def test_a_deactivated_account_is_locked_out_at_once(registry: ServiceUnderTest) -> None:
+    account = await sign_up(registry)
+    tokens = (await password_grant(registry, "mayor@lome.tg", PASSWORD)).json()
+    assert (
+        tokens
+        and (
+            await registry.client.get("/accounts/me", headers=auth(tokens["access_token"]))
+        ).status_code
+        == 200
+    )
+    await asyncio.sleep(0.01)  # the deactivation must come after the token's issue time
+    admin = auth(await admin_token(registry))
+    url = f"/accounts/{account['id']}/deactivation"
+    assert (
+        await registry.client.post(url, json={"reason": "left office"}, headers=admin)
+    ).status_code == 204
+
+    assert (
+        await registry.client.get("/accounts/me", headers=auth(tokens["access_token"]))
+    ).status_code == 401
+    assert (await password_grant(registry, "mayor@lome.tg", PASSWORD)).status_code == 400
+    refresh = await registry.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refresh.status_code == 400
+    [event] = await registry.events("CredentialsRevoked")
+    assert event.payload(CREDENTIALS_REVOKED).subject_kind == "user"
+
+
+async def test_token_answers_are_never_cached(registry: ServiceUnderTest) -> None:
+    await sign_up(registry)
+    good = await password_grant(registry, "mayor@lome.tg", PASSWORD)
+    bad = await password_grant(registry, "mayor@lome.tg", "wrong password!")
+    assert good.headers["Cache-Control"] == bad.headers["Cache-Control"] == "no-store"

@@ -2,10 +2,10 @@
 accounts, role grants, API clients and the audit log."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlmodel import col, select, update
@@ -47,7 +47,9 @@ _basic = HTTPBasic(auto_error=False)
 def _oauth_error(status: int, error: str, description: str, **headers: str) -> JSONResponse:
     """Errors of the token endpoint, in RFC 6749's shape so that OAuth2 clients understand them."""
     return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status, headers=headers
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **headers},
     )
 
 
@@ -60,6 +62,7 @@ def _oauth_error(status: int, error: str, description: str, **headers: str) -> J
 )
 async def token(
     request: Request,
+    response: Response,
     session: SessionDep,
     grant_type: Annotated[str, Form(description="password, client_credentials or refresh_token")],
     username: Annotated[str | None, Form()] = None,
@@ -71,6 +74,8 @@ async def token(
 ) -> Any:
     """OAuth2 token endpoint: people sign in with the password flow and stay signed in with
     refresh tokens (each usable once); donor systems use client credentials (form or Basic)."""
+    # Tokens must never be cached by a proxy or a browser (RFC 6749, 5.1).
+    response.headers["Cache-Control"] = "no-store"
     identity = request.app.state.identity
     if grant_type == "password":
         if not username or not password:
@@ -219,7 +224,10 @@ async def sign_up(body: AccountCreate, session: SessionDep) -> Account:
 async def me(principal: Annotated[Principal, Depends(AUTHENTICATED)], session: SessionDep) -> Me:
     account = None
     if principal.kind == "user":
-        account = await session.get(Account, uuid.UUID(principal.subject))
+        try:
+            account = await session.get(Account, uuid.UUID(principal.subject))
+        except ValueError:
+            account = None  # a subject from an external OpenID Connect provider
     grants = await active_grants(session, principal.subject)
     return Me(
         subject=principal.subject,
@@ -298,20 +306,56 @@ async def revoke_client(
     client.revoked_at = utcnow()
     session.add(client)
     audit(session, admin.subject, "client.revoked", str(client_id), reason=body.reason)
-    await record_revocation(session, str(client_id), client.revoked_at, body.reason)
+    await _revoke_credentials(
+        session, str(client_id), "client", body.reason, admin.subject, client.revoked_at
+    )
+    await session.commit()
+
+
+@router.post("/accounts/{account_id}/deactivation", status_code=204, tags=["identity"])
+async def deactivate_account(
+    account_id: uuid.UUID, body: Revocation, session: SessionDep, admin: PlatformAdmin
+) -> None:
+    """Locks a person out at once (a compromised account, an official who left): no new tokens,
+    no refresh, and every service refuses the tokens already issued."""
+    account = await session.get(Account, account_id, with_for_update=True)
+    if account is None:
+        raise NotFound(f"no account with id {account_id}")
+    if not account.active:
+        return
+    if str(account_id) == admin.subject:
+        raise Conflict("you cannot deactivate your own account; ask another platform administrator")
+    account.active = False
+    session.add(account)
+    revoked_at = utcnow()
+    await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.account_id) == account_id)
+        .values(revoked_at=revoked_at)
+    )
+    await _revoke_credentials(
+        session, str(account_id), "user", body.reason, admin.subject, revoked_at
+    )
+    audit(session, admin.subject, "account.deactivated", str(account_id), reason=body.reason)
+    await session.commit()
+
+
+async def _revoke_credentials(
+    session: SessionDep, subject: str, kind: str, reason: str, revoked_by: str, revoked_at: datetime
+) -> None:
+    await record_revocation(session, subject, revoked_at, reason)
     await record_event(
         session,
         CREDENTIALS_REVOKED,
-        str(client_id),
+        subject,
         CredentialsRevoked(
-            subject=str(client_id),
-            subject_kind="client",
-            reason=body.reason,
-            revoked_by=admin.subject,
-            revoked_at=client.revoked_at,
+            subject=subject,
+            subject_kind=kind,
+            reason=reason,
+            revoked_by=revoked_by,
+            revoked_at=revoked_at,
         ),
     )
-    await session.commit()
 
 
 @router.get("/audit", response_model=list[AuditEntryPublic], tags=["identity"])
