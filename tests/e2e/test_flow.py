@@ -50,6 +50,18 @@ class System:
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
+    async def client_token(self, client: dict) -> str:
+        """A donor system's token, from its client credentials (HTTP Basic)."""
+        response = await self.call(
+            "POST",
+            "registry",
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client["client_id"], client["client_secret"]),
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
     async def admin(self) -> str:
         return (await self.sign_in(DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD))["access_token"]
 
@@ -117,15 +129,7 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
         {"name": f"Solidarity Fund {uuid.uuid4().hex[:6]}", "currency": "EUR"},
     )
     client = await system.post("registry", "/clients", admin, {"name": "Ville de Genève"})
-    donor_token = (
-        await system.call(
-            "POST",
-            "registry",
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client["client_id"], client["client_secret"]),
-        )
-    ).json()["access_token"]
+    donor_token = await system.client_token(client)
     pledge = {
         "donor_name": "Ville de Genève",
         "donor_kind": "city",
@@ -172,15 +176,7 @@ async def test_a_revoked_donor_system_is_refused_by_every_service(system: System
         "funding", "/funds", admin, {"name": f"Fund {uuid.uuid4().hex[:6]}", "currency": "EUR"}
     )
     client = await system.post("registry", "/clients", admin, {"name": "Fondation leaked"})
-    donor_token = (
-        await system.call(
-            "POST",
-            "registry",
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client["client_id"], client["client_secret"]),
-        )
-    ).json()["access_token"]
+    donor_token = await system.client_token(client)
     pledges = f"/funds/{fund['id']}/pledges"
     assert (await system.call("GET", "funding", pledges, donor_token)).status_code == 200
 

@@ -53,6 +53,17 @@ def _oauth_error(status: int, error: str, description: str, **headers: str) -> J
     )
 
 
+def _too_many_failures(identity: Any, key: str) -> JSONResponse | None:
+    if (wait := identity.limiter.retry_after(key)) is None:
+        return None
+    return _oauth_error(
+        429,
+        "slow_down",
+        f"too many failed attempts; retry in {wait} s",
+        **{"Retry-After": str(wait)},
+    )
+
+
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
@@ -81,13 +92,8 @@ async def token(
         if not username or not password:
             return _oauth_error(400, "invalid_request", "username and password are required")
         key = f"user:{username.strip().lower()}"
-        if (wait := identity.limiter.retry_after(key)) is not None:
-            return _oauth_error(
-                429,
-                "slow_down",
-                f"too many failed sign-ins; retry in {wait} s",
-                **{"Retry-After": str(wait)},
-            )
+        if limited := _too_many_failures(identity, key):
+            return limited
         account = (
             await session.exec(select(Account).where(Account.username == username.strip().lower()))
         ).first()
@@ -107,13 +113,8 @@ async def token(
         if not cid or not secret:
             return _oauth_error(400, "invalid_request", "client_id and client_secret are required")
         key = f"client:{cid}"
-        if (wait := identity.limiter.retry_after(key)) is not None:
-            return _oauth_error(
-                429,
-                "slow_down",
-                f"too many failed attempts; retry in {wait} s",
-                **{"Retry-After": str(wait)},
-            )
+        if limited := _too_many_failures(identity, key):
+            return limited
         client = await _client(session, cid)
         valid = await verify_secret(client.secret_hash if client else None, secret)
         if not valid or client is None or client.revoked_at is not None:
