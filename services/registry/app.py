@@ -7,6 +7,8 @@ from services.registry.api import router as cities
 from services.registry.identity.api import router as identity
 from services.registry.identity.bootstrap import start_identity
 from services.registry.models import RegistryTable
+from services.registry.needs_offers.api import router as needs_offers
+from services.registry.networks.api import router as networks
 from services.registry.settings import RegistrySettings
 from shared.contracts import registry as contracts
 from shared.service import ServiceDefinition
@@ -14,6 +16,8 @@ from shared.service import ServiceDefinition
 router = APIRouter()
 router.include_router(cities)
 router.include_router(identity)
+router.include_router(needs_offers)
+router.include_router(networks)
 
 DEFINITION = ServiceDefinition(
     name="registry",

@@ -1,4 +1,5 @@
-"""Events the registry service publishes."""
+"""Events about identity and access: roles and credentials. Every service consumes the
+revocations, so that a revoked token is refused everywhere."""
 
 from datetime import UTC, datetime
 from uuid import UUID
@@ -6,38 +7,8 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contracts import EventSpec, Payload
-
-TOPIC = "registry.events"
-SOURCE = "/city-exchange/registry"
-
-
-class CityRegistered(Payload):
-    city_id: UUID
-    name: str
-    country_code: str = Field(description="ISO 3166-1 alpha-2")
-    region: str | None = None
-    population: int | None = None
-
-
-CITY_REGISTERED = EventSpec(
-    "CityRegistered",
-    CityRegistered,
-    TOPIC,
-    SOURCE,
-    "A member city registered with the programme.",
-    CityRegistered(
-        city_id=UUID("5a1c0de0-0000-4000-8000-00000000070e"),
-        name="Lomé",
-        country_code="TG",
-        region="Maritime",
-        population=837437,
-    ),
-)
-
-
-class CityVerified(Payload):
-    city_id: UUID
-    verified_by: str = Field(description="subject of the platform administrator")
+from shared.contracts.registry.cities import CITY_REGISTERED
+from shared.contracts.registry.topic import SOURCE, TOPIC
 
 
 class RoleGranted(Payload):
@@ -68,14 +39,6 @@ class CredentialsRevoked(Payload):
 _ADMIN = "8d1c4a2e-0000-4000-8000-00000000a0a0"
 _AT = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
-CITY_VERIFIED = EventSpec(
-    "CityVerified",
-    CityVerified,
-    TOPIC,
-    SOURCE,
-    "A platform administrator verified a registered city.",
-    CityVerified(city_id=CITY_REGISTERED.example.city_id, verified_by=_ADMIN),
-)
 ROLE_GRANTED = EventSpec(
     "RoleGranted",
     RoleGranted,
@@ -120,4 +83,4 @@ CREDENTIALS_REVOKED = EventSpec(
     ),
 )
 
-EVENTS = [CITY_REGISTERED, CITY_VERIFIED, ROLE_GRANTED, ROLE_REVOKED, CREDENTIALS_REVOKED]
+EVENTS = [ROLE_GRANTED, ROLE_REVOKED, CREDENTIALS_REVOKED]

@@ -1,0 +1,5 @@
+"""needs_offers routes (to come with the registry issue)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""networks routes (to come with the registry issue)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
