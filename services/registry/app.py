@@ -4,6 +4,7 @@ and conflict profiles). It is where a city's story begins; other services learn 
 from fastapi import APIRouter
 
 from services.registry.api import router as cities
+from services.registry.conflict.api import router as conflict
 from services.registry.identity.api import router as identity
 from services.registry.identity.bootstrap import start_identity
 from services.registry.models import RegistryTable
@@ -15,6 +16,7 @@ from shared.service import ServiceDefinition
 
 router = APIRouter()
 router.include_router(cities)
+router.include_router(conflict)
 router.include_router(identity)
 router.include_router(needs_offers)
 router.include_router(networks)

@@ -1,7 +1,7 @@
 """Events the registry service publishes, one module per part of its domain; this package
 gathers them. Consumers import names from the module that defines them."""
 
-from shared.contracts.registry import cities, identity, needs_offers, networks
+from shared.contracts.registry import cities, conflict, identity, needs_offers, networks
 from shared.contracts.registry.cities import (
     CITY_REGISTERED,
     CITY_VERIFIED,
@@ -18,7 +18,13 @@ from shared.contracts.registry.identity import (
 )
 from shared.contracts.registry.topic import SOURCE, TOPIC
 
-EVENTS = [*cities.EVENTS, *identity.EVENTS, *needs_offers.EVENTS, *networks.EVENTS]
+EVENTS = [
+    *cities.EVENTS,
+    *conflict.EVENTS,
+    *identity.EVENTS,
+    *needs_offers.EVENTS,
+    *networks.EVENTS,
+]
 
 __all__ = [
     "CITY_REGISTERED",
