@@ -3,6 +3,7 @@ handlers to a database, the outbox relay and a Kafka consumer, and runs it under
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from shared.inbox import ConsumerPolicy, EventConsumer, Handler
 from shared.kafka import KafkaBus
 from shared.logs import configure_logging
 from shared.outbox import WAKE_RELAY, OutboxRelay
+from shared.retention import run_janitor
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,14 @@ def create_service_app(
         if messaging:
             tasks.append(asyncio.create_task(_supervised("outbox relay", runtime.relay.run)))
             tasks.append(asyncio.create_task(_supervised("consumer", runtime.consumer.run)))
+            janitor = functools.partial(
+                run_janitor,
+                runtime.sessions,
+                runtime.settings.outbox_retention_days,
+                runtime.settings.inbox_retention_days,
+                runtime.settings.purge_every_seconds,
+            )
+            tasks.append(asyncio.create_task(_supervised("janitor", janitor)))
         try:
             yield
         finally:

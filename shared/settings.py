@@ -91,6 +91,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         5, description="handler attempts before a message goes to the dead-letter topic"
     )
+    outbox_retention_days: float = Field(7, gt=0, description="keep published outbox rows")
+    inbox_retention_days: float = Field(
+        30, gt=0, description="keep processed event ids; longer than the topics' retention"
+    )
+    purge_every_seconds: float = Field(3600, gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Self:

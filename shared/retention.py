@@ -1,0 +1,50 @@
+"""Purging what the delivery guarantees no longer need, so that the outbox and inbox tables stay
+small: published outbox rows after `outbox_retention_days` (kept a while to answer "was it
+sent?"), inbox ids after `inbox_retention_days`. The inbox window must stay longer than the
+topics' retention: a redelivered event older than the window would be applied again."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import utcnow
+from shared.inbox import INBOX
+from shared.outbox import OUTBOX
+
+log = logging.getLogger(__name__)
+
+
+async def purge(
+    sessions: async_sessionmaker[AsyncSession], outbox_days: float, inbox_days: float
+) -> tuple[int, int]:
+    """Delete what is past retention; returns (outbox rows, inbox rows) deleted."""
+    now = utcnow()
+    async with sessions() as session:
+        outbox = await session.exec(
+            delete(OUTBOX).where(
+                OUTBOX.c.published_at.is_not(None),
+                OUTBOX.c.published_at < now - timedelta(days=outbox_days),
+            )
+        )
+        inbox = await session.exec(
+            delete(INBOX).where(INBOX.c.processed_at < now - timedelta(days=inbox_days))
+        )
+        await session.commit()
+    return outbox.rowcount, inbox.rowcount
+
+
+async def run_janitor(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox_days: float,
+    inbox_days: float,
+    every_seconds: float,
+) -> None:
+    while True:
+        outbox, inbox = await purge(sessions, outbox_days, inbox_days)
+        if outbox or inbox:
+            log.info("purged", extra={"outbox_rows": outbox, "inbox_rows": inbox})
+        await asyncio.sleep(every_seconds)
