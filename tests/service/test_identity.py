@@ -321,3 +321,25 @@ async def test_token_answers_are_never_cached(registry: ServiceUnderTest) -> Non
     good = await password_grant(registry, "mayor@lome.tg", PASSWORD)
     bad = await password_grant(registry, "mayor@lome.tg", "wrong password!")
     assert good.headers["Cache-Control"] == bad.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"username": "not-an-email", "password": PASSWORD}, "e-mail"),
+        ({"username": "a@b.org", "password": "short"}, "at least 12"),
+        (
+            {"username": "long.enough@b.org", "password": "long.enough@b.org"},
+            "cannot be the username",
+        ),
+        (
+            {"username": "a@b.org", "password": PASSWORD, "roles": ["platform_admin"]},
+            "Extra inputs",
+        ),
+    ],
+)
+async def test_sign_up_refuses_bad_input_with_a_clear_422(
+    registry: ServiceUnderTest, body: dict[str, Any], message: str
+) -> None:
+    response = await registry.client.post("/accounts", json={"display_name": "X", **body})
+    assert response.status_code == 422 and message in response.text, response.text

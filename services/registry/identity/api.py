@@ -35,7 +35,7 @@ from services.registry.identity.tokens import hash_opaque_token, new_opaque_toke
 from shared.auth import AUTHENTICATED, PUBLIC, Grant, Principal, Role, allow, record_revocation
 from shared.contracts.registry import CREDENTIALS_REVOKED, CredentialsRevoked
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, DomainError, NotFound
 from shared.outbox import record_event
 from shared.service import SessionDep
 
@@ -210,7 +210,7 @@ async def sign_up(body: AccountCreate, session: SessionDep) -> Account:
     if (await session.exec(select(Account).where(Account.username == body.username))).first():
         raise Conflict(f"an account with username {body.username} already exists; sign in instead")
     if body.password.lower() == body.username:
-        raise Conflict("the password cannot be the username")
+        raise DomainError("the password cannot be the username")
     account = Account(
         username=body.username,
         display_name=body.display_name,
