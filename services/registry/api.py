@@ -1,25 +1,73 @@
 """Registry HTTP routes: thin, over the rules in `domain` and the tables in `models`."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import domain
+from services.registry.conflict.queries import cities_in_conflict_zone
+from services.registry.data import LDC_LIST
 from services.registry.identity.audit import audit
 from services.registry.identity.grants import grant_role
-from services.registry.models import City, CityCreate, CityPage, CityPublic
+from services.registry.models import City, CityCreate, CityPage, CityPublic, CityUpdate
 from shared.auth import Caller, Grant, Principal, Role, allow
-from shared.contracts.registry import CITY_REGISTERED, CITY_VERIFIED, CityRegistered, CityVerified
+from shared.contracts.registry.cities import (
+    CITY_REGISTERED,
+    CITY_UPDATED,
+    CITY_VERIFIED,
+    CityRegistered,
+    CityUpdated,
+    CityVerified,
+)
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.outbox import record_event
 from shared.service import SessionDep
 
 router = APIRouter(tags=["cities"])
+
+
+def _public(city: City, *, contacts_visible: bool) -> CityPublic:
+    return CityPublic.model_validate(
+        city,
+        update={
+            "is_ldc": LDC_LIST.includes(city.country_code),
+            "contacts": city.contacts if contacts_visible else None,
+            "contacts_withheld": not contacts_visible,
+        },
+    )
+
+
+async def _as_seen_by(
+    session: AsyncSession, principal: Principal, cities: Sequence[City]
+) -> list[CityPublic]:
+    in_conflict = await cities_in_conflict_zone(session, [city.id for city in cities])
+    return [
+        _public(
+            city,
+            contacts_visible=domain.may_see_contacts(
+                principal, city.id, in_conflict_zone=city.id in in_conflict
+            ),
+        )
+        for city in cities
+    ]
+
+
+async def _city_with_external_id(session: AsyncSession, external_id: str | None) -> City | None:
+    if external_id is None:
+        return None
+    return (await session.exec(select(City).where(City.external_id == external_id))).first()
+
+
+def _check_external_id_country(external_id: str | None, country_code: str) -> None:
+    if reason := domain.external_id_country_mismatch(external_id, country_code):
+        raise DomainError(reason)
 
 
 @router.post(
@@ -36,9 +84,11 @@ async def register_city(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """The registering account becomes the city's officer (refresh its token to act for it);
-    the city stays unverified until a platform administrator verifies it."""
+    the city stays unverified until a platform administrator verifies it. The same name in the
+    same country, or the same external identifier, is a 409 naming the city already registered."""
 
     async def register() -> CityPublic:
+        _check_external_id_country(body.external_id, body.country_code)
         name_key = domain.city_name_key(body.name)
         existing = (
             await session.exec(
@@ -52,8 +102,15 @@ async def register_city(
                 f"{existing.name} ({existing.country_code}) is already registered as city "
                 f"{existing.id}; update that record instead of registering it again"
             )
+        if existing := await _city_with_external_id(session, body.external_id):
+            raise Conflict(
+                f"{body.external_id} already identifies {existing.name} "
+                f"({existing.country_code}), registered as city {existing.id}; update that "
+                "record instead of registering it again"
+            )
         city = City.model_validate(
-            body, update={"name_key": name_key, "registered_by": principal.subject}
+            body.model_dump(mode="json"),
+            update={"name_key": name_key, "registered_by": principal.subject},
         )
         session.add(city)
         await session.flush()
@@ -63,14 +120,72 @@ async def register_city(
             country_code=city.country_code,
             region=city.region,
             population=city.population,
+            latitude=city.latitude,
+            longitude=city.longitude,
+            official_languages=city.official_languages,
+            is_ldc=LDC_LIST.includes(city.country_code),
+            external_id=city.external_id,
         )
         await record_event(session, CITY_REGISTERED, city.id, payload)
         if principal.kind == "user" and not principal.is_platform_admin:
             grant = Grant(Role.CITY_OFFICER, str(city.id))
             await grant_role(session, principal.subject, grant, granted_by=principal.subject)
-        return CityPublic.model_validate(city)
+        # The registrant gave the contacts; a city that did not exist has no conflict profile.
+        return _public(city, contacts_visible=True)
 
     return await idempotent(session, request, idempotency_key, body, register)
+
+
+@router.patch(
+    "/cities/{city_id}",
+    response_model=CityPublic,
+    responses={
+        403: {"description": "the caller is not an officer of this city"},
+        409: {
+            "description": "the external identifier belongs to another city; the message names it"
+        },
+    },
+)
+async def update_city(
+    city_id: uuid.UUID,
+    body: CityUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.PLATFORM_ADMIN))],
+) -> CityPublic:
+    """Change the city's profile: region, population, coordinates, official languages, contact
+    officials, external identifier. Name and country stay as registered; verification is not
+    set here. Records CityUpdated with the fields that changed (contacts only as a flag); an
+    update that changes nothing records nothing."""
+    if not domain.may_edit_city(principal, city_id):
+        raise Forbidden(
+            f"only officers of city {city_id} or a platform administrator may update it"
+        )
+    city = await session.get(City, city_id, with_for_update=True)
+    if city is None:
+        raise NotFound(f"no city with id {city_id}")
+    changed = domain.changes(city.model_dump(mode="json"), body.requested())
+    if "external_id" in changed:
+        _check_external_id_country(changed["external_id"], city.country_code)
+        other = await _city_with_external_id(session, changed["external_id"])
+        if other is not None:
+            raise Conflict(
+                f"{changed['external_id']} already identifies {other.name} "
+                f"({other.country_code}), city {other.id}; one identifier names one city"
+            )
+    if changed:
+        for field, value in changed.items():
+            setattr(city, field, value)
+        session.add(city)
+        described = {field: value for field, value in changed.items() if field != "contacts"}
+        payload = CityUpdated(
+            city_id=city.id,
+            changed=sorted(changed),
+            contacts_changed="contacts" in changed,
+            **described,
+        )
+        await record_event(session, CITY_UPDATED, city.id, payload)
+        await session.commit()
+    return _public(city, contacts_visible=True)
 
 
 @router.post("/cities/{city_id}/verification", response_model=CityPublic)
@@ -78,7 +193,7 @@ async def verify_city(
     city_id: uuid.UUID,
     session: SessionDep,
     admin: Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))],
-) -> City:
+) -> CityPublic:
     """Idempotent: verifying a verified city changes nothing."""
     city = await session.get(City, city_id, with_for_update=True)
     if city is None:
@@ -94,24 +209,28 @@ async def verify_city(
             CityVerified(city_id=city.id, verified_by=admin.subject),
         )
         await session.commit()
-    return city
+    return _public(city, contacts_visible=True)
 
 
 @router.get("/cities/{city_id}", response_model=CityPublic)
-async def get_city(city_id: uuid.UUID, session: SessionDep, _caller: Caller) -> City:
+async def get_city(city_id: uuid.UUID, session: SessionDep, caller: Caller) -> CityPublic:
+    """Contact officials of a city in a conflict zone are withheld from all but its officers and
+    platform administrators (`contacts_withheld`)."""
     city = await session.get(City, city_id)
     if city is None:
         raise NotFound(f"no city with id {city_id}")
-    return city
+    [seen] = await _as_seen_by(session, caller, [city])
+    return seen
 
 
 @router.get("/cities", response_model=CityPage)
 async def list_cities(
     session: SessionDep,
-    _caller: Caller,
+    caller: Caller,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CityPage:
+    """Contact officials are withheld city by city, as for one city."""
     total = (await session.exec(select(func.count()).select_from(City))).one()
     cities = (
         await session.exec(
@@ -119,7 +238,7 @@ async def list_cities(
         )
     ).all()
     return CityPage(
-        items=[CityPublic.model_validate(c) for c in cities],
+        items=await _as_seen_by(session, caller, cities),
         total=total,
         limit=limit,
         offset=offset,

@@ -73,6 +73,21 @@ def _message(spec: EventSpec) -> dict[str, Any]:
     }
 
 
+def _payload_schemas() -> dict[str, Any]:
+    """Every payload's schema, with the models and enums they share (pydantic's `$defs`) lifted
+    beside them, so that each `$ref` resolves within this document."""
+    schemas: dict[str, Any] = {}
+    for name, spec in CATALOGUE.items():
+        schema = spec.payload.model_json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        for shared_name, definition in schema.pop("$defs", {}).items():
+            if schemas.setdefault(shared_name, definition) != definition:
+                raise ValueError(f"two different schemas are both named {shared_name}")
+        schemas[name] = schema
+    return schemas
+
+
 def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -118,10 +133,7 @@ def document() -> dict[str, Any]:
         "operations": operations,
         "components": {
             "messages": {name: _message(spec) for name, spec in CATALOGUE.items()},
-            "schemas": {
-                name: spec.payload.model_json_schema(mode="serialization")
-                for name, spec in CATALOGUE.items()
-            },
+            "schemas": _payload_schemas(),
         },
     }
 

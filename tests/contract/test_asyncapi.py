@@ -31,9 +31,12 @@ def test_every_producer_event_is_catalogued_once_on_its_own_topic() -> None:
 @pytest.mark.parametrize("spec", CATALOGUE.values(), ids=list(CATALOGUE))
 def test_envelopes_as_sent_validate_against_the_published_schema(spec: EventSpec) -> None:
     published = json.loads(COMMITTED.read_text())
-    message = published["components"]["messages"][spec.type]
-    schema = json.loads(json.dumps(message["payload"]))
-    schema["properties"]["data"] = published["components"]["schemas"][spec.type]
+    # The message's schema with the document's components beside it, so that its `$ref`s
+    # resolve as they do for a reader of the whole catalogue.
+    schema = {
+        **published["components"]["messages"][spec.type]["payload"],
+        "components": published["components"],
+    }
 
     envelope = json.loads(encode(new_event(spec, "subject-1", spec.example)).value)
     jsonschema.validate(envelope, schema, format_checker=jsonschema.FormatChecker())
