@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench asyncapi clean
+.PHONY: run test lint bench asyncapi demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## Load the demo data of the source documents into the running system (`make run` first).
+demo: $(STAMP)
+	$(BIN)/python -m demo
 
 ## Throughput and latency: raw aiokafka vs the product's pipeline, on one broker, in one run.
 bench: $(STAMP)
