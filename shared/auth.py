@@ -230,6 +230,9 @@ def allow(*roles: Role) -> Access:
 
 Public = Annotated[None, Depends(PUBLIC)]
 Caller = Annotated[Principal, Depends(AUTHENTICATED)]
+# The single-role callers most routes take; rules naming several roles spell out allow(...).
+PlatformAdmin = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))]
+CityOfficer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
 
 
 async def _on_role_revoked(session: AsyncSession, _event: Event, p: RoleRevoked) -> None:

@@ -19,7 +19,7 @@ from services.funding.models import (
     PledgeCreate,
     PledgePublic,
 )
-from shared.auth import PUBLIC, Principal, Role, allow
+from shared.auth import PUBLIC, PlatformAdmin, Principal, Role, allow
 from shared.contracts.funding import (
     CONTRIBUTION_PLEDGED,
     FUND_CREATED,
@@ -48,7 +48,7 @@ async def create_fund(
     body: FundCreate,
     session: SessionDep,
     request: Request,
-    _admin: Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))],
+    _admin: PlatformAdmin,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     async def create() -> FundPublic:

@@ -23,7 +23,7 @@ from services.matching.models import (
     KnownCityPublic,
     PartyPublic,
 )
-from shared.auth import Caller, Principal, Role, allow
+from shared.auth import Caller, CityOfficer, Principal, Role, allow
 from shared.contracts.matching import (
     AGREEMENT_ACCEPTED,
     AGREEMENT_PROPOSED,
@@ -38,7 +38,6 @@ from shared.service import SessionDep
 
 router = APIRouter()
 
-Officer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
 Overseer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.PLATFORM_ADMIN))]
 
 
@@ -94,7 +93,7 @@ async def propose_agreement(
     body: AgreementCreate,
     session: SessionDep,
     request: Request,
-    officer: Officer,
+    officer: CityOfficer,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """The caller must act for the proposing city; proposing is that city's acceptance."""
@@ -142,7 +141,7 @@ async def propose_agreement(
     "/agreements/{agreement_id}/acceptances", response_model=AgreementPublic, tags=["agreements"]
 )
 async def accept_agreement(
-    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep, officer: Officer
+    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep, officer: CityOfficer
 ) -> AgreementPublic:
     """The caller accepts for a city they act for. Idempotent by design: a party that already
     accepted gets the agreement back unchanged."""

@@ -29,7 +29,7 @@ from services.registry.conflict.models import (
     PreconditionsPublic,
 )
 from services.registry.models import City
-from shared.auth import Caller, Principal, Role, allow
+from shared.auth import Caller, CityOfficer, PlatformAdmin, Principal, Role, allow
 from shared.contracts.registry.conflict import (
     CONFLICT_PROFILE_ASSESSED,
     DIPLOMACY_READINESS_STATED,
@@ -43,9 +43,7 @@ from shared.service import SessionDep
 
 router = APIRouter(tags=["conflict profiles"])
 
-Assessor = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))]
 ProfileReader = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN, Role.CITY_OFFICER))]
-Officer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
 
 _UNKNOWN_CITY = {404: {"description": "no such city"}}
 
@@ -102,7 +100,7 @@ async def assess_conflict_profile(
     body: AssessmentCreate,
     session: SessionDep,
     request: Request,
-    assessor: Assessor,
+    assessor: PlatformAdmin,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Add a dated assessment of the city's zone, phase and the report's preconditions; earlier
@@ -203,7 +201,7 @@ def _readiness_public(
     responses={403: {"description": "you do not act for this city"}, **_UNKNOWN_CITY},
 )
 async def state_diplomacy_readiness(
-    city_id: uuid.UUID, body: DiplomacyReadinessUpdate, session: SessionDep, officer: Officer
+    city_id: uuid.UUID, body: DiplomacyReadinessUpdate, session: SessionDep, officer: CityOfficer
 ) -> DiplomacyReadinessPublic:
     """The city's officer states its readiness to help cities in conflict zones. A changed
     statement becomes the latest and the earlier ones stay in the history; sending the current

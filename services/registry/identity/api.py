@@ -32,7 +32,15 @@ from services.registry.identity.models import (
 )
 from services.registry.identity.passwords import hash_secret, verify_secret
 from services.registry.identity.tokens import hash_opaque_token, new_opaque_token
-from shared.auth import AUTHENTICATED, PUBLIC, Grant, Principal, Role, allow, record_revocation
+from shared.auth import (
+    AUTHENTICATED,
+    PUBLIC,
+    Grant,
+    PlatformAdmin,
+    Principal,
+    Role,
+    record_revocation,
+)
 from shared.contracts.registry import CREDENTIALS_REVOKED, CredentialsRevoked
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
@@ -40,7 +48,6 @@ from shared.outbox import record_event
 from shared.service import SessionDep
 
 router = APIRouter()
-PlatformAdmin = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))]
 _basic = HTTPBasic(auto_error=False)
 
 

@@ -29,7 +29,7 @@ from services.registry.networks.models import (
     NetworkPage,
     NetworkPublic,
 )
-from shared.auth import Caller, Principal, Public, Role, allow
+from shared.auth import Caller, CityOfficer, PlatformAdmin, Principal, Public, Role, allow
 from shared.contracts.registry.networks import (
     NETWORK_MEMBERSHIP_CHANGED,
     NETWORK_REGISTERED,
@@ -45,12 +45,10 @@ from shared.service import SessionDep
 
 router = APIRouter(tags=["networks"])
 
-Admin = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))]
 # The object check (this city, this network) is domain.check_may_change_membership's.
 MembershipKeeper = Annotated[
     Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER, Role.PLATFORM_ADMIN))
 ]
-CityOfficer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
 
 
 async def _network(session: AsyncSession, network_id: uuid.UUID) -> Network:
@@ -110,7 +108,7 @@ async def register_network(
     body: NetworkCreate,
     session: SessionDep,
     request: Request,
-    admin: Admin,
+    admin: PlatformAdmin,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     async def register() -> NetworkPublic:
