@@ -7,7 +7,15 @@ from uuid import UUID
 
 from shared.contracts.funding import ContributionPledged, FundCreated
 from shared.contracts.matching import AgreementAccepted, AgreementProposed
-from shared.contracts.registry import CityRegistered
+from shared.contracts.registry import CityRegistered, CityVerified
+from shared.contracts.registry.conflict import ConflictProfileAssessed
+from shared.contracts.registry.needs_offers import (
+    NeedPublished,
+    NeedWithdrawn,
+    OfferPublished,
+    OfferWithdrawn,
+)
+from shared.contracts.registry.networks import NetworkMembershipChanged
 
 
 class RecipientKind(StrEnum):
@@ -87,3 +95,64 @@ def contribution_pledged(p: ContributionPledged) -> list[FeedEntry]:
             f"{p.donor_name} ({p.donor_kind}) pledged {p.amount} {p.currency}.",
         )
     ]
+
+
+def _city_news(city_id: UUID, title: str, body: str) -> list[FeedEntry]:
+    return [FeedEntry(RecipientKind.CITY, city_id, title, body)]
+
+
+def city_verified(p: CityVerified) -> list[FeedEntry]:
+    return _city_news(
+        p.city_id,
+        "Your city is verified",
+        "A platform administrator verified your city's registration.",
+    )
+
+
+def item_published(kind: str, p: NeedPublished | OfferPublished) -> list[FeedEntry]:
+    """`kind` is "need" or "offer": the two read alike to the city that published them."""
+    return _city_news(
+        p.city_id,
+        f"{kind.capitalize()} published: {p.title}",
+        f"Your city published a {kind} in {p.domain}, open until {p.period_end.isoformat()}.",
+    )
+
+
+def item_withdrawn(kind: str, p: NeedWithdrawn | OfferWithdrawn) -> list[FeedEntry]:
+    return _city_news(
+        p.city_id, f"{kind.capitalize()} withdrawn: {p.title}", f"Your city withdrew this {kind}."
+    )
+
+
+_MEMBERSHIP_NEWS = {
+    "joined": "Your city joined {network}.",
+    "left": "Your city left {network}; any mandate it held ended.",
+    "mandate_granted": "Your city mandated {network} to act for it.",
+    "mandate_withdrawn": "Your city withdrew its mandate from {network}.",
+}
+
+
+def membership_changed(p: NetworkMembershipChanged, network: str) -> list[FeedEntry]:
+    return _city_news(
+        p.city_id, f"Network: {network}", _MEMBERSHIP_NEWS[p.change].format(network=network)
+    )
+
+
+# The report's words for the phases of a conflict.
+_PHASES = {
+    None: "no conflict",
+    "pre_conflict": "low violence before a conflict",
+    "active": "high and fluctuating violence",
+    "post_conflict": "post-conflict reconstruction",
+}
+
+
+def conflict_assessed(p: ConflictProfileAssessed) -> list[FeedEntry]:
+    # Read only by the city's own officers (feeds are per city): they may see their profile.
+    phase = _PHASES[p.phase]
+    verdict = (
+        "the preconditions for city diplomacy hold"
+        if p.preconditions_hold
+        else "not every precondition for city diplomacy holds yet"
+    )
+    return _city_news(p.city_id, "Conflict profile assessed", f"Phase: {phase}; {verdict}.")

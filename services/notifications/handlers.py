@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications import domain
-from services.notifications.models import CityName, FeedItem
+from services.notifications.models import CityName, FeedItem, NetworkName
 from shared.contracts import EventSpec
 from shared.contracts.funding import (
     CONTRIBUTION_PLEDGED,
@@ -21,7 +21,24 @@ from shared.contracts.matching import (
     AgreementAccepted,
     AgreementProposed,
 )
-from shared.contracts.registry import CITY_REGISTERED, CityRegistered
+from shared.contracts.registry import CITY_REGISTERED, CITY_VERIFIED, CityRegistered, CityVerified
+from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED, ConflictProfileAssessed
+from shared.contracts.registry.needs_offers import (
+    NEED_PUBLISHED,
+    NEED_WITHDRAWN,
+    OFFER_PUBLISHED,
+    OFFER_WITHDRAWN,
+    NeedPublished,
+    NeedWithdrawn,
+    OfferPublished,
+    OfferWithdrawn,
+)
+from shared.contracts.registry.networks import (
+    NETWORK_MEMBERSHIP_CHANGED,
+    NETWORK_REGISTERED,
+    NetworkMembershipChanged,
+    NetworkRegistered,
+)
 from shared.events import Event
 from shared.inbox import Handler
 
@@ -71,7 +88,54 @@ async def on_contribution_pledged(
     _add_items(session, event, domain.contribution_pledged(p))
 
 
+async def on_city_verified(session: AsyncSession, event: Event, p: CityVerified) -> None:
+    _add_items(session, event, domain.city_verified(p))
+
+
+def _on_published(kind: str) -> Handler:
+    async def handle(
+        session: AsyncSession, event: Event, p: NeedPublished | OfferPublished
+    ) -> None:
+        _add_items(session, event, domain.item_published(kind, p))
+
+    return handle
+
+
+def _on_withdrawn(kind: str) -> Handler:
+    async def handle(
+        session: AsyncSession, event: Event, p: NeedWithdrawn | OfferWithdrawn
+    ) -> None:
+        _add_items(session, event, domain.item_withdrawn(kind, p))
+
+    return handle
+
+
+async def on_network_registered(session: AsyncSession, _event: Event, p: NetworkRegistered) -> None:
+    await session.merge(NetworkName(id=p.network_id, name=p.acronym or p.name))
+
+
+async def on_membership_changed(
+    session: AsyncSession, event: Event, p: NetworkMembershipChanged
+) -> None:
+    known = await session.get(NetworkName, p.network_id)
+    _add_items(session, event, domain.membership_changed(p, known.name if known else "a network"))
+
+
+async def on_conflict_assessed(
+    session: AsyncSession, event: Event, p: ConflictProfileAssessed
+) -> None:
+    _add_items(session, event, domain.conflict_assessed(p))
+
+
 HANDLERS: dict[EventSpec, Handler] = {
+    CITY_VERIFIED: on_city_verified,
+    NEED_PUBLISHED: _on_published("need"),
+    NEED_WITHDRAWN: _on_withdrawn("need"),
+    OFFER_PUBLISHED: _on_published("offer"),
+    OFFER_WITHDRAWN: _on_withdrawn("offer"),
+    NETWORK_REGISTERED: on_network_registered,
+    NETWORK_MEMBERSHIP_CHANGED: on_membership_changed,
+    CONFLICT_PROFILE_ASSESSED: on_conflict_assessed,
     CITY_REGISTERED: on_city_registered,
     AGREEMENT_PROPOSED: on_agreement_proposed,
     AGREEMENT_ACCEPTED: on_agreement_accepted,

@@ -24,6 +24,15 @@ class CityName(NotificationsTable, table=True):
     name: str
 
 
+class NetworkName(NotificationsTable, table=True):
+    """Network names, from registry events, so that messages name networks rather than ids."""
+
+    __tablename__ = "network_names"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str
+
+
 class FeedItem(NotificationsTable, table=True):
     __tablename__ = "feed_items"
     # One item per recipient and event, whatever the broker redelivers.

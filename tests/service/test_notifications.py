@@ -1,6 +1,7 @@
 """Notifications fed with the events the other services really wrote to their outboxes."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -194,3 +195,90 @@ async def test_other_roles_read_no_feed(
             f"/feeds/{feed_kind}/{recipient}", headers=headers
         )
         assert response.status_code == 403, response.text
+
+
+async def test_a_city_hears_of_its_registry_life(
+    registry: ServiceUnderTest, notifications: ServiceUnderTest
+) -> None:
+    """Verification, a need published then withdrawn, a network joined and mandated, and a
+    conflict assessment: each, as the registry really recorded it, becomes news for the city."""
+    admin = bearer("platform_admin")
+    city = (
+        await registry.client.post(
+            "/cities", json={"name": "Kutaisi", "country_code": "GE"}, headers=bearer()
+        )
+    ).json()
+    officer = bearer(f"city_officer:{city['id']}")
+    await registry.client.post(f"/cities/{city['id']}/verification", headers=admin)
+    need = (
+        await registry.client.post(
+            f"/cities/{city['id']}/needs",
+            json={
+                "title": "Cross-border dialogue between youth councils",
+                "description": "Youth councils on both sides of the line meet twice a year.",
+                "domain": "cross-border-cooperation",
+                "languages": ["ka"],
+                "forms": ["exchange-visits"],
+                "capacity": {"partners": 2},
+                "period": {"start": "2027-01-01", "end": "2027-12-31"},
+            },
+            headers=officer,
+        )
+    ).json()
+    await registry.client.post(f"/needs/{need['id']}/withdrawal", headers=officer)
+    network = (
+        await registry.client.post(
+            "/networks",
+            json={
+                "name": "Association of Local Democracy Agencies",
+                "acronym": "ALDA",
+                "scope": "regional",
+            },
+            headers=admin,
+        )
+    ).json()
+    await registry.client.post(
+        f"/networks/{network['id']}/members", json={"city_id": city["id"]}, headers=officer
+    )
+    await registry.client.put(
+        f"/networks/{network['id']}/members/{city['id']}/mandate",
+        json={"granted": True, "domains": []},
+        headers=officer,
+    )
+    today = datetime.now(UTC).date().isoformat()
+    assessed = await registry.client.post(
+        f"/cities/{city['id']}/conflict-assessments",
+        json={
+            "zone": "conflict_zone",
+            "phase": "pre_conflict",
+            "preconditions": {
+                name: {"met": "yes", "assessed_on": today}
+                for name in (
+                    "disarmament_or_pacification",
+                    "rule_of_law",
+                    "competent_local_officials",
+                    "local_elections",
+                )
+            },
+        },
+        headers=admin,
+    )
+    assert assessed.status_code == 201, assessed.text
+
+    await notifications.deliver(*await registry.events())
+    items = (await feed(notifications, "city", city["id"], headers=officer))["items"]
+    assert [(item["event_type"], item["body"]) for item in reversed(items)] == [
+        ("CityRegistered", "Kutaisi (GE) is registered with the city-to-city exchange programme."),
+        ("CityVerified", "A platform administrator verified your city's registration."),
+        (
+            "NeedPublished",
+            "Your city published a need in cross-border-cooperation, open until 2027-12-31.",
+        ),
+        ("NeedWithdrawn", "Your city withdrew this need."),
+        ("NetworkMembershipChanged", "Your city joined ALDA."),
+        ("NetworkMembershipChanged", "Your city mandated ALDA to act for it."),
+        (
+            "ConflictProfileAssessed",
+            "Phase: low violence before a conflict; the preconditions for city diplomacy hold.",
+        ),
+    ]
