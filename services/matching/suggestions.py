@@ -1,0 +1,226 @@
+"""Ranked partner suggestions: which cities should work with this one, and why. Pure: it takes
+profiles and open needs/offers, and gives the ranking with an explanation of every component.
+
+The report's complaint is that a need meets a matching offer by chance, and that answers should be
+judged by their quality, not their number. So a partner is suggested only when there is a fit in
+at least one direction (its offers meet our needs, or ours meet its needs); a fit both ways ranks
+first. The score is a weighted mean of components, each between 0 and 1, with the weights of
+`Weights` (configuration, documented in README): the same inputs always give the same ranking."""
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+# UN M49 "developed regions", which the programme calls industrialised (the North); the rest is
+# the South. Kept here as data: changing it changes which pairings count as North-South.
+NORTH = frozenset(
+    "AD AL AT AU BA BE BG BY CA CH CY CZ DE DK EE ES FI FR GB GR HR HU IE IS IT JP LI LT LU LV MC "
+    "MD ME MK MT NL NO NZ PL PT RO RS RU SE SI SK SM UA US VA".split()
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    domain_fit: float = 3.0  # the need meets an offer: what the programme is for
+    language: float = 1.5  # a shared working language
+    capacity: float = 1.0  # the offer can take what the need asks
+    ldc_priority: float = 1.0  # a least developed country is helped first
+    pairing: float = 0.5  # North-South or South-South, as the programme promotes both
+    network_ties: float = 0.5  # cities already in a network together
+    past_partnership: float = 0.5  # personal relationships are the key to success (2001)
+    proximity: float = 0.5  # only where distance matters (cross-border cooperation)
+    proximity_km: float = 500.0  # beyond this, proximity counts for nothing
+
+
+@dataclass(frozen=True)
+class City:
+    id: UUID
+    name: str
+    country_code: str
+    is_ldc: bool
+    languages: frozenset[str] = frozenset()
+    latitude: float | None = None
+    longitude: float | None = None
+    networks: frozenset[UUID] = frozenset()
+    partners: frozenset[UUID] = frozenset()  # cities it has had agreements with
+
+
+@dataclass(frozen=True)
+class Item:
+    """An open need or offer."""
+
+    id: UUID
+    city_id: UUID
+    domain: str
+    title: str
+    languages: frozenset[str] = frozenset()
+    staff_days: int | None = None
+    partners: int | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    score: float
+    weight: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Fit:
+    need: Item
+    offer: Item
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    partner: City
+    score: float
+    components: tuple[Component, ...]
+    they_help_us: tuple[Fit, ...] = field(default=())
+    we_help_them: tuple[Fit, ...] = field(default=())
+
+
+def _fits(needs: Sequence[Item], offers: Sequence[Item]) -> tuple[Fit, ...]:
+    return tuple(
+        Fit(need, offer) for need in needs for offer in offers if need.domain == offer.domain
+    )
+
+
+def _km(a: City, b: City) -> float | None:
+    if None in (a.latitude, a.longitude, b.latitude, b.longitude):
+        return None
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))  # type: ignore[arg-type]
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 6371.0 * 2 * math.asin(math.sqrt(h))
+
+
+def _components(
+    us: City, them: City, fits: tuple[Fit, ...], both_ways: bool, w: Weights
+) -> list[Component]:
+    domains = sorted({fit.need.domain for fit in fits})
+    out = [
+        Component(
+            "domain_fit",
+            1.0 if both_ways else 0.5,
+            w.domain_fit,
+            ("needs meet offers both ways" if both_ways else "needs meet offers one way")
+            + f" in {', '.join(domains)}",
+        )
+    ]
+    shared = sorted(set.union(*(set(f.need.languages & f.offer.languages) for f in fits)))
+    official = sorted(us.languages & them.languages)
+    if shared:
+        out.append(
+            Component(
+                "language", 1.0, w.language, f"working language in common: {', '.join(shared)}"
+            )
+        )
+    elif official:
+        out.append(
+            Component(
+                "language", 0.5, w.language, f"official language in common: {', '.join(official)}"
+            )
+        )
+    else:
+        out.append(Component("language", 0.0, w.language, "no language in common"))
+    asked = sum(f.need.staff_days or 0 for f in fits)
+    offered = sum(f.offer.staff_days or 0 for f in fits)
+    if asked and offered:
+        ratio = min(offered / asked, 1.0)
+        out.append(
+            Component(
+                "capacity", ratio, w.capacity, f"{offered} staff-days offered for {asked} asked"
+            )
+        )
+    else:
+        takes = any((f.offer.partners or 0) >= 1 for f in fits)
+        out.append(
+            Component(
+                "capacity",
+                1.0 if takes else 0.5,
+                w.capacity,
+                "the offer takes partner cities" if takes else "capacity not stated in days",
+            )
+        )
+    ldc = [c.name for c in (us, them) if c.is_ldc and any(f.need.city_id == c.id for f in fits)]
+    out.append(
+        Component(
+            "ldc_priority",
+            1.0 if ldc else 0.0,
+            w.ldc_priority,
+            f"{' and '.join(ldc)} in a least developed country"
+            if ldc
+            else "no least developed country's need",
+        )
+    )
+    north = (us.country_code in NORTH, them.country_code in NORTH)
+    pairing = {
+        (True, False): "North-South",
+        (False, True): "North-South",
+        (False, False): "South-South",
+    }
+    kind = pairing.get(north)
+    out.append(
+        Component(
+            "pairing",
+            1.0 if kind else 0.0,
+            w.pairing,
+            f"{kind} pairing" if kind else "North-North pairing",
+        )
+    )
+    ties = us.networks & them.networks
+    out.append(
+        Component(
+            "network_ties",
+            1.0 if ties else 0.0,
+            w.network_ties,
+            f"{len(ties)} network(s) in common" if ties else "no network in common",
+        )
+    )
+    known = them.id in us.partners
+    out.append(
+        Component(
+            "past_partnership",
+            1.0 if known else 0.0,
+            w.past_partnership,
+            "worked together before" if known else "no agreement together yet",
+        )
+    )
+    if "cross-border-cooperation" in domains and (km := _km(us, them)) is not None:
+        out.append(
+            Component(
+                "proximity", max(0.0, 1 - km / w.proximity_km), w.proximity, f"{km:.0f} km apart"
+            )
+        )
+    return out
+
+
+def suggest(
+    us: City,
+    candidates: Iterable[City],
+    open_needs: Mapping[UUID, Sequence[Item]],
+    open_offers: Mapping[UUID, Sequence[Item]],
+    weights: Weights = Weights(),
+    limit: int = 10,
+) -> list[Suggestion]:
+    """The best partners for `us`, best first; only cities with a fit in at least one direction."""
+    ranked = []
+    for them in candidates:
+        if them.id == us.id:
+            continue
+        they_help_us = _fits(open_needs.get(us.id, ()), open_offers.get(them.id, ()))
+        we_help_them = _fits(open_needs.get(them.id, ()), open_offers.get(us.id, ()))
+        fits = they_help_us + we_help_them
+        if not fits:
+            continue
+        components = _components(us, them, fits, bool(they_help_us and we_help_them), weights)
+        total = sum(c.weight for c in components)
+        score = round(sum(c.score * c.weight for c in components) / total, 4)
+        ranked.append(Suggestion(them, score, tuple(components), they_help_us, we_help_them))
+    ranked.sort(key=lambda s: (-s.score, s.partner.name, str(s.partner.id)))
+    return ranked[:limit]

@@ -1,0 +1,95 @@
+"""A worked example pins the ranking, so that a change to a rule or a weight shows up here."""
+
+import uuid
+
+from services.matching.suggestions import City, Item, Weights, suggest
+
+LOME = City(uuid.uuid4(), "Lomé", "TG", is_ldc=True, languages=frozenset({"fr"}))
+LYON = City(uuid.uuid4(), "Lyon", "FR", is_ldc=False, languages=frozenset({"fr"}))
+QUEBEC = City(uuid.uuid4(), "Québec", "CA", is_ldc=False, languages=frozenset({"fr"}))
+BAMAKO = City(uuid.uuid4(), "Bamako", "ML", is_ldc=True, languages=frozenset({"fr"}))
+OSTEND = City(uuid.uuid4(), "Ostende", "BE", is_ldc=False, languages=frozenset({"nl"}))
+FR, BM = frozenset({"fr"}), frozenset({"bm"})
+
+
+def item(city: City, domain: str, languages: frozenset[str] = FR, **capacity: int) -> Item:
+    return Item(uuid.uuid4(), city.id, domain, f"{city.name}: {domain}", languages, **capacity)
+
+
+NEEDS = {
+    LOME.id: [
+        item(LOME, "waste-collection", staff_days=60),
+        item(LOME, "municipal-staff-training", staff_days=40),
+    ],
+    LYON.id: [item(LYON, "cultural-exchange")],
+}
+OFFERS = {
+    LOME.id: [item(LOME, "cultural-exchange", partners=2)],
+    LYON.id: [
+        item(LYON, "waste-collection", staff_days=80),
+        item(LYON, "municipal-staff-training", partners=3),
+    ],
+    QUEBEC.id: [item(QUEBEC, "municipal-staff-training", staff_days=40)],
+    BAMAKO.id: [item(BAMAKO, "waste-collection", BM, staff_days=20)],
+    OSTEND.id: [item(OSTEND, "drinking-water", staff_days=25)],
+}
+EVERYONE = [LYON, QUEBEC, BAMAKO, OSTEND, LOME]
+
+
+def test_the_worked_example_ranks_a_two_way_north_south_fit_first() -> None:
+    ranked = suggest(LOME, EVERYONE, NEEDS, OFFERS)
+    assert [(s.partner.name, s.score) for s in ranked] == [
+        ("Lyon", 0.85),  # both ways, French, 80 of 100 staff-days, LDC priority, North-South
+        ("Québec", 0.6875),  # one way, French, 40 of 40 staff-days, LDC priority, North-South
+        ("Bamako", 0.5104),  # one way, only an official language, 20 of 60, South-South
+    ]  # Ostende offers drinking water, which Lomé does not need: not suggested at all
+    lyon = {c.name: c.explanation for c in ranked[0].components}
+    assert (
+        lyon["domain_fit"]
+        == "needs meet offers both ways in cultural-exchange, municipal-staff-training, waste-collection"
+    )
+    assert lyon["capacity"] == "80 staff-days offered for 100 asked"
+    assert lyon["ldc_priority"] == "Lomé in a least developed country"
+    assert lyon["pairing"] == "North-South pairing"
+    assert [f.offer.domain for f in ranked[0].they_help_us] == [
+        "waste-collection",
+        "municipal-staff-training",
+    ]
+    assert [f.need.domain for f in ranked[0].we_help_them] == ["cultural-exchange"]
+
+
+def test_the_same_inputs_give_the_same_ranking_whatever_the_order() -> None:
+    assert suggest(LOME, EVERYONE, NEEDS, OFFERS) == suggest(
+        LOME, list(reversed(EVERYONE)), NEEDS, OFFERS
+    )
+
+
+def test_weights_are_configuration() -> None:
+    # Weighing capacity above all puts Québec, which covers every staff-day asked, before Lyon.
+    ranked = suggest(LOME, EVERYONE, NEEDS, OFFERS, Weights(capacity=50.0))
+    assert [s.partner.name for s in ranked] == ["Québec", "Lyon", "Bamako"]
+
+
+def test_ties_and_past_partners_and_distance() -> None:
+    near = City(uuid.uuid4(), "Osijek", "HR", False, FR, 45.55, 18.69, partners=frozenset())
+    knezevi = City(
+        uuid.uuid4(),
+        "Kneževi Vinogradi",
+        "HR",
+        False,
+        FR,
+        45.75,
+        18.73,
+        partners=frozenset({near.id}),
+    )
+    needs = {knezevi.id: [item(knezevi, "cross-border-cooperation")]}
+    offers = {near.id: [item(near, "cross-border-cooperation", partners=1)]}
+    [suggestion] = suggest(knezevi, [near], needs, offers)
+    reasons = {c.name: c.explanation for c in suggestion.components}
+    assert reasons["past_partnership"] == "worked together before"
+    assert reasons["proximity"] == "22 km apart"
+    assert reasons["pairing"] == "North-North pairing"
+
+
+def test_limit_keeps_the_best() -> None:
+    assert [s.partner.name for s in suggest(LOME, EVERYONE, NEEDS, OFFERS, limit=1)] == ["Lyon"]
