@@ -76,6 +76,9 @@ class KafkaBus:
                         name,
                         num_partitions=self._settings.kafka_topic_partitions,
                         replication_factor=self._settings.kafka_replication_factor,
+                        # The topics are the system's event log: read models (matching's) are
+                        # rebuilt by replaying them from the start, so nothing may expire.
+                        topic_configs={"retention.ms": "-1"},
                     )
                     for name in missing
                 ]

@@ -1,7 +1,9 @@
 """Purging what the delivery guarantees no longer need, so that the outbox and inbox tables stay
 small: published outbox rows after `outbox_retention_days` (kept a while to answer "was it
-sent?"), inbox ids after `inbox_retention_days`. The inbox window must stay longer than the
-topics' retention: a redelivered event older than the window would be applied again."""
+sent?"), inbox ids after `inbox_retention_days`. The topics keep everything (a read model is
+rebuilt by replaying them), so the inbox window must outlast any ordinary redelivery (a consumer's
+lag, a rebalance); a deliberate replay from the start relies on the handlers being idempotent
+themselves (matching's read model applies an event only over older state)."""
 
 import asyncio
 import logging

@@ -93,7 +93,7 @@ class ServiceSettings(BaseSettings):
     )
     outbox_retention_days: float = Field(7, gt=0, description="keep published outbox rows")
     inbox_retention_days: float = Field(
-        30, gt=0, description="keep processed event ids; longer than the topics' retention"
+        30, gt=0, description="keep processed event ids; longer than any consumer's lag"
     )
     purge_every_seconds: float = Field(3600, gt=0)
 

@@ -1,21 +1,41 @@
-"""What matching does with the events it consumes: the one table of event type -> handler."""
+"""What matching does with the events it consumes: the one table of event type -> handler.
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+Every registry event below feeds matching's read model; the rules (versions, events held until
+their city is known, rebuilding) are in `services.matching.read_model`."""
 
-from services.matching.models import KnownCity
+from services.matching import read_model
 from shared.contracts import EventSpec
-from shared.contracts.registry import CITY_REGISTERED, CityRegistered
-from shared.events import Event
+from shared.contracts.registry.cities import CITY_REGISTERED, CITY_UPDATED, CITY_VERIFIED
+from shared.contracts.registry.conflict import (
+    CONFLICT_PROFILE_ASSESSED,
+    DIPLOMACY_READINESS_STATED,
+)
+from shared.contracts.registry.needs_offers import (
+    NEED_PUBLISHED,
+    NEED_UPDATED,
+    NEED_WITHDRAWN,
+    OFFER_PUBLISHED,
+    OFFER_UPDATED,
+    OFFER_WITHDRAWN,
+)
+from shared.contracts.registry.networks import NETWORK_MEMBERSHIP_CHANGED, NETWORK_REGISTERED
 from shared.inbox import Handler
 
+# Kept under this name: the first handler of the service.
+on_city_registered = read_model.on_city_registered
 
-async def on_city_registered(session: AsyncSession, _event: Event, payload: CityRegistered) -> None:
-    city = await session.get(KnownCity, payload.city_id) or KnownCity(
-        id=payload.city_id, name="", country_code=""
-    )
-    city.name = payload.name
-    city.country_code = payload.country_code
-    session.add(city)
-
-
-HANDLERS: dict[EventSpec, Handler] = {CITY_REGISTERED: on_city_registered}
+HANDLERS: dict[EventSpec, Handler] = {
+    CITY_REGISTERED: read_model.on_city_registered,
+    CITY_UPDATED: read_model.on_city_updated,
+    CITY_VERIFIED: read_model.on_city_verified,
+    CONFLICT_PROFILE_ASSESSED: read_model.on_conflict_profile_assessed,
+    DIPLOMACY_READINESS_STATED: read_model.on_diplomacy_readiness_stated,
+    NEED_PUBLISHED: read_model.on_need_published,
+    NEED_UPDATED: read_model.on_need_updated,
+    NEED_WITHDRAWN: read_model.on_need_withdrawn,
+    OFFER_PUBLISHED: read_model.on_offer_published,
+    OFFER_UPDATED: read_model.on_offer_updated,
+    OFFER_WITHDRAWN: read_model.on_offer_withdrawn,
+    NETWORK_REGISTERED: read_model.on_network_registered,
+    NETWORK_MEMBERSHIP_CHANGED: read_model.on_network_membership_changed,
+}

@@ -1,9 +1,19 @@
-"""Matching tables (its read model of cities, and agreements) and its API schemas."""
+"""Matching tables (its read model of the registry, and agreements) and its API schemas.
+
+The read model (`KnownCity`, `KnownNeedOffer`, `KnownNetwork`, `KnownMembership`, and the
+`PendingEvent`s held for cities not known yet) is built only from registry events, by
+`services.matching.read_model`, and can be rebuilt from scratch by replaying the topic. Each row
+keeps `version`: the `time` of the last registry event applied to it; an older event never
+overwrites a newer state. Lists are JSON columns, replaced whole, never changed in place (a JSON
+column does not notice in-place changes)."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import ConfigDict
+from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -16,14 +26,119 @@ class MatchingTable(SQLModel, registry=registry()):
 
 
 class KnownCity(MatchingTable, table=True):
-    """A city as matching knows it, built only from registry events."""
+    """A city as matching knows it, built only from registry events: its profile
+    (CityRegistered, then CityUpdated), verification, the latest conflict assessment and the
+    latest statement of readiness for city diplomacy."""
 
     __tablename__ = "known_cities"
 
     id: uuid.UUID = Field(primary_key=True)
     name: str
-    country_code: str
+    country_code: str = Field(max_length=2)
+    region: str | None = None
+    population: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    official_languages: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    is_ldc: bool | None = Field(default=None, description="null: not said by the registry")
+    external_id: str | None = None
+    verified: bool = False
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The latest ConflictProfileAssessed (none: never assessed).
+    conflict_zone: str | None = None
+    conflict_phase: str | None = None
+    preconditions_hold: bool | None = None
+    conflict_assessment_id: uuid.UUID | None = None
+    conflict_assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The latest DiplomacyReadinessStated (none: never stated).
+    commits_beyond_conflict: bool | None = None
+    has_formal_policy: bool | None = None
+    readiness_stated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the city registered (the CityRegistered event's time, so a rebuild gives it again).
     known_since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The time of the last event applied to the row, and of the last one applied to each field
+    # or group of fields ("verified", "conflict", "readiness"): CityUpdated carries only the
+    # fields it changed, so an older update is still applied to a field no newer event set.
+    version: datetime = Field(sa_type=UTCDateTime)
+    field_versions: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class ItemKind(StrEnum):
+    NEED = "need"
+    OFFER = "offer"
+
+
+class KnownNeedOffer(MatchingTable, table=True):
+    """A need or an offer of a city, as its latest registry event described it."""
+
+    __tablename__ = "known_needs_offers"
+    __table_args__ = (
+        Index("ix_known_needs_offers_kind_status_domain", "kind", "status", "domain"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    kind: ItemKind = Field(
+        sa_type=SAEnum(ItemKind, native_enum=False, values_callable=lambda e: [m.value for m in e])
+    )
+    city_id: uuid.UUID = Field(index=True)
+    title: str
+    domain: str
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capacity_staff_days: int | None = None
+    capacity_partners: int | None = None
+    period_start: date
+    period_end: date
+    status: str = Field(description="open, matched or withdrawn")
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: datetime = Field(sa_type=UTCDateTime)
+
+
+class KnownNetwork(MatchingTable, table=True):
+    __tablename__ = "known_networks"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str
+    acronym: str | None = None
+    scope: str
+    version: datetime = Field(sa_type=UTCDateTime)
+
+
+class KnownMembership(MatchingTable, table=True):
+    """A city's membership of a network, and the mandate it gives the network. A city that
+    left stays, with `current` false (and no mandate)."""
+
+    __tablename__ = "known_memberships"
+
+    network_id: uuid.UUID = Field(primary_key=True)
+    city_id: uuid.UUID = Field(primary_key=True, index=True)
+    current: bool
+    mandate: bool
+    mandate_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+    version: datetime = Field(sa_type=UTCDateTime)
+
+
+class PendingEvent(MatchingTable, table=True):
+    """An event about a city matching does not know yet (e.g. NeedPublished overtaking
+    CityRegistered: they have different keys, so different partitions), held here and applied in
+    the transaction that applies the city's CityRegistered."""
+
+    __tablename__ = "pending_events"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    event_type: str = Field(max_length=100)
+    city_id: uuid.UUID = Field(index=True)
+    event_time: datetime = Field(sa_type=UTCDateTime)
+    envelope: str = Field(sa_type=Text, description="the CloudEvent as received (JSON)")
+    held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+READ_MODEL_TABLES = (KnownCity, KnownNeedOffer, KnownNetwork, KnownMembership, PendingEvent)
 
 
 class Agreement(MatchingTable, table=True):
