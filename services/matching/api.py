@@ -12,16 +12,19 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.matching import domain
+from services.matching import domain, partners, suggestions
 from services.matching.models import (
     AcceptanceCreate,
     Agreement,
     AgreementCreate,
     AgreementParty,
     AgreementPublic,
+    ComponentPublic,
+    FitPublic,
     KnownCity,
     KnownCityPublic,
     PartyPublic,
+    SuggestionPublic,
 )
 from shared.auth import Caller, CityOfficer, Principal, Role, allow
 from shared.contracts.matching import (
@@ -194,7 +197,7 @@ async def list_agreements(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AgreementPublic]:
     """A city officer lists their own city's agreements; a platform administrator any city's."""
-    domain.check_may_list(caller, city_id)
+    domain.check_oversees(caller, city_id)
     agreements = (
         await session.exec(
             select(Agreement)
@@ -205,3 +208,54 @@ async def list_agreements(
         )
     ).all()
     return [await _agreement_public(session, agreement) for agreement in agreements]
+
+
+def _fits(fits: tuple[suggestions.Fit, ...]) -> list[FitPublic]:
+    return [
+        FitPublic(
+            domain=f.need.domain,
+            need_id=f.need.id,
+            need_title=f.need.title,
+            offer_id=f.offer.id,
+            offer_title=f.offer.title,
+        )
+        for f in fits
+    ]
+
+
+@router.get(
+    "/cities/{city_id}/suggestions",
+    response_model=list[SuggestionPublic],
+    tags=["suggestions"],
+    responses={
+        409: {"description": "the city is in a conflict zone where the preconditions do not hold"}
+    },
+)
+async def suggest_partners(
+    city_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Overseer,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[SuggestionPublic]:
+    """The best partners for this city, best first, each with the reason of every component.
+    Asked by the city itself (its officers): city diplomacy is demand-driven, never imposed."""
+    domain.check_oversees(principal, city_id)
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        raise NotFound(f"matching does not know city {city_id} (yet)")
+    partners.check_may_ask(city)
+    us, cities, needs, offers = await partners.load(session, city_id)
+    weights = request.app.state.runtime.settings.suggestion_weights
+    return [
+        SuggestionPublic(
+            partner=KnownCityPublic(
+                id=s.partner.id, name=s.partner.name, country_code=s.partner.country_code
+            ),
+            score=s.score,
+            components=[ComponentPublic(**vars(c)) for c in s.components],
+            they_help_us=_fits(s.they_help_us),
+            we_help_them=_fits(s.we_help_them),
+        )
+        for s in suggestions.suggest(us, cities, needs, offers, weights, limit)
+    ]

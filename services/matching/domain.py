@@ -84,8 +84,9 @@ def check_acts_for(principal: Principal, city_id: UUID) -> None:
         )
 
 
-def check_may_list(principal: Principal, city_id: UUID) -> None:
-    """Platform administrators oversee every city's agreements; an officer only their city's."""
+def check_oversees(principal: Principal, city_id: UUID) -> None:
+    """Platform administrators oversee every city (its agreements, its suggestions); an
+    officer only their own city."""
     if not principal.is_platform_admin:
         check_acts_for(principal, city_id)
 

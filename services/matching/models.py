@@ -194,3 +194,26 @@ class AgreementPublic(SQLModel):
     proposed_by_city_id: uuid.UUID
     proposed_at: datetime
     parties: list[PartyPublic]
+
+
+class ComponentPublic(SQLModel):
+    name: str
+    score: float
+    weight: float
+    explanation: str
+
+
+class FitPublic(SQLModel):
+    domain: str
+    need_id: uuid.UUID
+    need_title: str
+    offer_id: uuid.UUID
+    offer_title: str
+
+
+class SuggestionPublic(SQLModel):
+    partner: KnownCityPublic
+    score: float = Field(description="0 to 1: the weighted mean of the components")
+    components: list[ComponentPublic]
+    they_help_us: list[FitPublic] = Field(description="their offers that meet our needs")
+    we_help_them: list[FitPublic] = Field(description="our offers that meet their needs")

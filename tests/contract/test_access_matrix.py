@@ -86,6 +86,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /agreements/{agreement_id}/acceptances": OFFICER,
         "GET /agreements/{agreement_id}": ANY,
         "GET /agreements": f"{OFFICER} | {ADMIN}",
+        "GET /cities/{city_id}/suggestions": f"{OFFICER} | {ADMIN}",
     },
     "funding": {
         "GET /healthz": PUBLIC,

@@ -1,0 +1,101 @@
+"""Partner suggestions over HTTP, from the events the registry really recorded."""
+
+from datetime import UTC, datetime
+
+from tests.helpers import ServiceUnderTest, bearer
+
+PERIOD = {"start": "2027-01-01", "end": "2027-12-31"}
+ADMIN = bearer("platform_admin")
+
+
+async def city(registry: ServiceUnderTest, name: str, country: str) -> str:
+    body = {"name": name, "country_code": country, "official_languages": ["fr"]}
+    response = await registry.client.post("/cities", json=body, headers=bearer())
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def publish(
+    registry: ServiceUnderTest, city_id: str, kind: str, domain: str, **capacity: int
+) -> None:
+    body = {
+        "title": f"{domain} ({kind})",
+        "description": "From the exchanges of the 2001 meeting.",
+        "domain": domain,
+        "languages": ["fr"],
+        "forms": ["expertise"],
+        "capacity": capacity or {"partners": 1},
+        "period": PERIOD,
+    }
+    response = await registry.client.post(
+        f"/cities/{city_id}/{kind}", json=body, headers=bearer(f"city_officer:{city_id}")
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_city_gets_its_partners_ranked_with_reasons_and_only_it(
+    registry: ServiceUnderTest, matching: ServiceUnderTest
+) -> None:
+    lome, lyon, quebec, ostend = [
+        await city(registry, *c)
+        for c in (("Lomé", "TG"), ("Lyon", "FR"), ("Québec", "CA"), ("Ostende", "BE"))
+    ]
+    await publish(registry, lome, "needs", "waste-collection", staff_days=60)
+    await publish(registry, lome, "offers", "cultural-exchange")
+    await publish(registry, lyon, "offers", "waste-collection", staff_days=80)
+    await publish(registry, lyon, "needs", "cultural-exchange")
+    await publish(registry, quebec, "offers", "waste-collection", staff_days=20)
+    await publish(registry, ostend, "offers", "drinking-water", staff_days=20)
+    await matching.deliver(*await registry.events())
+
+    url = f"/cities/{lome}/suggestions"
+    response = await matching.client.get(url, headers=bearer(f"city_officer:{lome}"))
+    assert response.status_code == 200, response.text
+    ranked = response.json()
+    assert [s["partner"]["name"] for s in ranked] == ["Lyon", "Québec"]
+    lyon_reasons = {c["name"]: c["explanation"] for c in ranked[0]["components"]}
+    assert (
+        lyon_reasons["domain_fit"]
+        == "needs meet offers both ways in cultural-exchange, waste-collection"
+    )
+    assert [f["domain"] for f in ranked[0]["they_help_us"]] == ["waste-collection"]
+    assert [f["domain"] for f in ranked[0]["we_help_them"]] == ["cultural-exchange"]
+
+    assert (
+        await matching.client.get(url, headers=bearer(f"city_officer:{lyon}"))
+    ).status_code == 403
+    assert (await matching.client.get(url, headers=ADMIN)).status_code == 200
+    assert (await matching.client.get(url)).status_code == 401
+
+
+async def test_city_diplomacy_waits_for_its_preconditions(
+    registry: ServiceUnderTest, matching: ServiceUnderTest
+) -> None:
+    goma, geneve = await city(registry, "Goma", "CD"), await city(registry, "Genève", "CH")
+    await publish(registry, goma, "needs", "inter-ethnic-dialogue")
+    await publish(registry, geneve, "offers", "inter-ethnic-dialogue")
+    today = datetime.now(UTC).date().isoformat()
+    assessment = {
+        "zone": "conflict_zone",
+        "phase": "active",
+        "preconditions": {
+            "disarmament_or_pacification": {"met": "no", "assessed_on": today},
+            "rule_of_law": {"met": "unknown", "assessed_on": today},
+            "competent_local_officials": {"met": "yes", "assessed_on": today},
+            "local_elections": {"met": "no", "assessed_on": today},
+        },
+    }
+    assessed = await registry.client.post(
+        f"/cities/{goma}/conflict-assessments", json=assessment, headers=ADMIN
+    )
+    assert assessed.status_code == 201, assessed.text
+    await matching.deliver(*await registry.events())
+
+    officer = bearer(f"city_officer:{goma}")
+    refused = await matching.client.get(f"/cities/{goma}/suggestions", headers=officer)
+    assert refused.status_code == 409 and "preconditions" in refused.json()["detail"]
+    # Nor is Goma offered to others as a partner while they do not hold.
+    helper = await matching.client.get(
+        f"/cities/{geneve}/suggestions", headers=bearer(f"city_officer:{geneve}")
+    )
+    assert helper.json() == []
