@@ -43,6 +43,9 @@ class ServiceDefinition:
     handlers: Mapping[EventSpec, Handler] = field(default_factory=dict)
     # Runs once the schema exists, before the first request (e.g. the registry's first admin).
     on_startup: Callable[[FastAPI, "Runtime"], Awaitable[None]] | None = None
+    # Loops of the service's own (e.g. matching's expiry of overdue proposals), run and restarted
+    # like the relay and the consumer, alongside them.
+    background: Sequence[Callable[["Runtime"], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -119,6 +122,9 @@ def create_service_app(
                 runtime.settings.purge_every_seconds,
             )
             tasks.append(asyncio.create_task(_supervised("janitor", janitor)))
+            for loop in definition.background:
+                run = functools.partial(loop, runtime)
+                tasks.append(asyncio.create_task(_supervised(loop.__name__, run)))
         try:
             yield
         finally:

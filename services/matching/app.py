@@ -2,6 +2,7 @@
 suggestions (to come) and agreements between cities."""
 
 from services.matching.api import router
+from services.matching.expiry import expire_regularly
 from services.matching.handlers import HANDLERS
 from services.matching.models import MatchingTable
 from services.matching.settings import MatchingSettings
@@ -17,4 +18,5 @@ DEFINITION = ServiceDefinition(
     settings=MatchingSettings,
     produces=contracts.EVENTS,
     handlers=HANDLERS,
+    background=(expire_regularly,),
 )

@@ -1,9 +1,30 @@
-"""Agreement rules, free of I/O: who may act on an agreement, and how it comes to be."""
+"""Agreement rules, free of I/O: who may act on an agreement, how it comes to be, and the one
+state machine of its life.
 
-from collections.abc import Iterable
+The lifecycle is the table `LIFECYCLE`: (state, action) -> the new state, who may take that
+action and whether it needs a reason. `decide` is the only way through it; whatever the table
+does not allow is refused with the current state and what is allowed from it.
+
+    proposed --accept (every party)--> accepted --activate--> active <--resume-- suspended
+       |  \\--reject (a party, reason)--> rejected         active --suspend--> suspended
+        \\--expire (the platform, once accept_by passed)--> expired
+    active | suspended --conclude--> concluded;  --terminate (reason)--> terminated
+
+The proposer counts as accepting. When the last party accepts, the agreement is `accepted`; a
+party's officer then activates it (activation is deliberate, not automatic: it is the moment
+the work starts, which the parties choose, e.g. once a budget is secured)."""
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 from uuid import UUID
+
+import pycountry
+from babel.numbers import get_currency_precision
 
 from shared.auth import Principal, Role
 from shared.errors import Conflict, DomainError, Forbidden
@@ -18,13 +39,182 @@ class AgreementKind(StrEnum):
 class AgreementStatus(StrEnum):
     PROPOSED = "proposed"
     ACCEPTED = "accepted"  # every party accepted
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CONCLUDED = "concluded"  # completed as planned
+    TERMINATED = "terminated"  # ended early by a party (a council can end a twinning)
+    REJECTED = "rejected"  # a party said no before every party accepted
+    EXPIRED = "expired"  # not every party accepted by the deadline
 
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    ACTIVATE = "activate"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    CONCLUDE = "conclude"
+    TERMINATE = "terminate"
+    REJECT = "reject"
+    EXPIRE = "expire"
+
+
+class Actor(StrEnum):
+    PARTY = "party"  # an officer acting for one of the parties
+    PLATFORM = "platform"  # the platform itself: its expiry run (an administrator or a scheduler)
+
+
+@dataclass(frozen=True)
+class Rule:
+    to: AgreementStatus
+    by: Actor
+    needs_reason: bool = False
+
+
+_S, _A = AgreementStatus, Action
+
+LIFECYCLE: Mapping[tuple[AgreementStatus, Action], Rule] = MappingProxyType(
+    {
+        # Each acceptance is recorded; the state moves only with the last party's.
+        (_S.PROPOSED, _A.ACCEPT): Rule(_S.ACCEPTED, Actor.PARTY),
+        (_S.PROPOSED, _A.REJECT): Rule(_S.REJECTED, Actor.PARTY, needs_reason=True),
+        (_S.PROPOSED, _A.EXPIRE): Rule(_S.EXPIRED, Actor.PLATFORM),
+        (_S.ACCEPTED, _A.ACTIVATE): Rule(_S.ACTIVE, Actor.PARTY),
+        (_S.ACTIVE, _A.SUSPEND): Rule(_S.SUSPENDED, Actor.PARTY),
+        (_S.SUSPENDED, _A.RESUME): Rule(_S.ACTIVE, Actor.PARTY),
+        (_S.ACTIVE, _A.CONCLUDE): Rule(_S.CONCLUDED, Actor.PARTY),
+        (_S.SUSPENDED, _A.CONCLUDE): Rule(_S.CONCLUDED, Actor.PARTY),
+        (_S.ACTIVE, _A.TERMINATE): Rule(_S.TERMINATED, Actor.PARTY, needs_reason=True),
+        (_S.SUSPENDED, _A.TERMINATE): Rule(_S.TERMINATED, Actor.PARTY, needs_reason=True),
+    }
+)
+
+# Where each action leads (the same state from wherever it is taken).
+RESULT: Mapping[Action, AgreementStatus] = MappingProxyType(
+    {action: rule.to for (_, action), rule in LIFECYCLE.items()}
+)
+
+# States nothing leads out of.
+FINAL = frozenset(s for s in AgreementStatus if not any(f is s for f, _ in LIFECYCLE))
+
+_PAST = {
+    Action.ACCEPT: "accepted",
+    Action.ACTIVATE: "activated",
+    Action.SUSPEND: "suspended",
+    Action.RESUME: "resumed",
+    Action.CONCLUDE: "concluded",
+    Action.TERMINATE: "terminated",
+    Action.REJECT: "rejected",
+    Action.EXPIRE: "expired",
+}
+
+
+def allowed_actions(status: AgreementStatus) -> list[Action]:
+    return [action for (state, action) in LIFECYCLE if state is status]
+
+
+def _describe(status: AgreementStatus) -> str:
+    if status in FINAL:
+        return f"{status} is final: nothing more can happen to it"
+    described = []
+    for action in allowed_actions(status):
+        rule = LIFECYCLE[(status, action)]
+        who = "a party's officer" if rule.by is Actor.PARTY else "the platform's expiry run"
+        described.append(f"{action} ({who}{', with a reason' if rule.needs_reason else ''})")
+    return f"allowed now: {', '.join(described)}"
+
+
+@dataclass(frozen=True)
+class AgreementState:
+    """What the rules need to know of an agreement."""
+
+    status: AgreementStatus
+    accepted: Mapping[UUID, bool]  # each party, and whether it accepted
+    accept_by: datetime
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of an action: `changed` false is a harmless repeat, with nothing to record."""
+
+    action: Action
+    from_status: AgreementStatus
+    to_status: AgreementStatus
+    changed: bool
+
+
+def decide(
+    state: AgreementState,
+    action: Action,
+    actor: Actor,
+    *,
+    city_id: UUID | None = None,
+    reason: str | None = None,
+    now: datetime,
+) -> Step:
+    """Whether `actor` (for a party: acting for `city_id`) may take `action` now, and where it
+    leads. An action whose result is already the current state (a party accepting again, an
+    agreement suspended twice) changes nothing, so a retried request cannot raise a second
+    event."""
+    status = state.status
+    party_accepted = False
+    if actor is Actor.PARTY:
+        if city_id is None or city_id not in state.accepted:
+            raise DomainError(f"city {city_id} is not a party to this agreement")
+        party_accepted = state.accepted[city_id]
+    if action is Action.ACCEPT:
+        if party_accepted:
+            return Step(action, status, status, changed=False)
+    elif status is RESULT[action]:
+        return Step(action, status, status, changed=False)
+    rule = LIFECYCLE.get((status, action))
+    if rule is None:
+        raise Conflict(
+            f"the agreement is {status}; it cannot be {_PAST[action]}: {_describe(status)}"
+        )
+    if actor is not rule.by:
+        who = "a party's officer" if rule.by is Actor.PARTY else "the platform's expiry run"
+        raise Forbidden(f"only {who} may {action} an agreement")
+    if rule.needs_reason and not (reason and reason.strip()):
+        raise DomainError(f"say why: to {action} an agreement needs a reason")
+    if status is AgreementStatus.PROPOSED:
+        overdue = now >= state.accept_by
+        deadline = state.accept_by.isoformat()
+        if action is Action.EXPIRE and not overdue:
+            raise Conflict(
+                f"the agreement is proposed and open for acceptance until {deadline}; it "
+                "cannot be expired before then"
+            )
+        if action is not Action.EXPIRE and overdue:
+            raise Conflict(
+                f"the agreement is proposed, but acceptance closed at {deadline}: it cannot be "
+                f"{_PAST[action]} any more, and expires at the next expiry run; propose it again"
+            )
+        if action is Action.REJECT and party_accepted:
+            raise Conflict(
+                f"the agreement is proposed and city {city_id} has accepted it (the proposer "
+                "counts as accepting), so it cannot reject it; once it is active, a party can "
+                "terminate it"
+            )
+    to = rule.to
+    if action is Action.ACCEPT:
+        remaining = [p for p, done in state.accepted.items() if not done and p != city_id]
+        to = AgreementStatus.ACCEPTED if not remaining else AgreementStatus.PROPOSED
+    return Step(action, status, to, changed=True)
+
+
+# --- Proposals -------------------------------------------------------------------------------
 
 PARTY_COUNTS = {
     AgreementKind.BILATERAL: range(2, 3),
     AgreementKind.TRILATERAL: range(3, 4),
     AgreementKind.MULTILATERAL: range(3, 51),
 }
+
+# How long parties may take to accept, at most; the default is the service's setting.
+MAX_ACCEPTANCE_DAYS = 365
+DEFAULT_ACCEPTANCE_DAYS = 30
+
+DOMAIN_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def check_proposal(
@@ -49,22 +239,107 @@ def check_proposal(
 
 
 @dataclass(frozen=True)
-class Acceptance:
-    newly_accepted: bool
-    all_accepted: bool
+class LinkedItem:
+    """A need or an offer as matching's read model knows it."""
+
+    id: UUID
+    kind: str  # "need" or "offer"
+    city_id: UUID
+    title: str
+    status: str  # open, matched or withdrawn
 
 
-def accept(status: AgreementStatus, accepted: dict[UUID, bool], city_id: UUID) -> Acceptance:
-    """Record `city_id`'s acceptance. Accepting twice is harmless (the answer says nothing
-    changed), so a retried request cannot raise a second event."""
-    if city_id not in accepted:
-        raise DomainError(f"city {city_id} is not a party to this agreement")
-    if accepted[city_id]:
-        return Acceptance(newly_accepted=False, all_accepted=all(accepted.values()))
-    if status is not AgreementStatus.PROPOSED:
-        raise Conflict(f"the agreement is {status}; only a proposed agreement can be accepted")
-    remaining = [party for party, done in accepted.items() if not done and party != city_id]
-    return Acceptance(newly_accepted=True, all_accepted=not remaining)
+_ARTICLE = {"need": "a", "offer": "an"}
+
+
+def check_links(
+    kind: str, ids: Sequence[UUID], known: Mapping[UUID, LinkedItem], party_ids: Iterable[UUID]
+) -> None:
+    """Linked needs (or offers) must be known to matching, of that kind, open, and a party's."""
+    parties = set(party_ids)
+    seen: set[UUID] = set()
+    for item_id in ids:
+        if item_id in seen:
+            raise DomainError(f"{kind} {item_id} is linked twice; list it once")
+        seen.add(item_id)
+        item = known.get(item_id)
+        if item is None:
+            raise DomainError(
+                f"{kind} {item_id} is not known to matching (yet); one published a moment ago "
+                "may still be on its way, so retry shortly"
+            )
+        if item.kind != kind:
+            raise DomainError(
+                f"{item_id} is {_ARTICLE[item.kind]} {item.kind}, not {_ARTICLE[kind]} {kind}: "
+                f"list it in {item.kind}_ids"
+            )
+        if item.status != "open":
+            raise DomainError(
+                f"{kind} {item_id} ({item.title!r}) is {item.status}, not open: link only open "
+                f"{kind}s"
+            )
+        if item.city_id not in parties:
+            raise DomainError(
+                f"{kind} {item_id} ({item.title!r}) belongs to city {item.city_id}, which is not "
+                "a party to this agreement"
+            )
+
+
+def check_terms(
+    *,
+    domains: Sequence[str],
+    start_date: date | None,
+    end_date: date | None,
+    accept_by: datetime,
+    now: datetime,
+) -> None:
+    for code in domains:
+        if not DOMAIN_CODE.match(code):
+            raise DomainError(f"{code!r} is not a domain code (e.g. 'waste-collection')")
+    repeated = sorted({code for code in domains if domains.count(code) > 1})
+    if repeated:
+        raise DomainError(f"domains listed twice: {', '.join(repeated)}")
+    if start_date and end_date and end_date <= start_date:
+        raise DomainError(f"end_date {end_date} must be after start_date {start_date}")
+    if end_date and end_date < now.date():
+        raise DomainError(f"end_date {end_date} is in the past")
+    if accept_by <= now:
+        raise DomainError(f"accept_by {accept_by.isoformat()} must be in the future")
+    if accept_by > now + timedelta(days=MAX_ACCEPTANCE_DAYS):
+        raise DomainError(
+            f"accept_by may be at most {MAX_ACCEPTANCE_DAYS} days ahead, not "
+            f"{accept_by.isoformat()}"
+        )
+
+
+# --- Budget requests: money as a decimal string in the API, integer minor units in storage ---
+
+
+def currency_code(code: str) -> str:
+    """The ISO 4217 code for `code`, upper-cased; ValueError names the bad input."""
+    normalised = code.strip().upper()
+    if len(normalised) != 3 or pycountry.currencies.get(alpha_3=normalised) is None:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code (e.g. 'EUR', 'XOF')")
+    return normalised
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """`amount` in the currency's minor units. Refuses zero, negative amounts and more decimals
+    than the currency has (e.g. 10.5 XOF): never rounded."""
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"a budget request must be positive, not {amount}")
+    places = get_currency_precision(currency)
+    scaled = amount.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{currency} has {places} decimal places; {amount} has more")
+    return int(scaled)
+
+
+def from_minor_units(value: int, currency: str) -> Decimal:
+    return Decimal(value).scaleb(-get_currency_precision(currency))
+
+
+# --- Who may act -----------------------------------------------------------------------------
 
 
 def _cities_of(principal: Principal) -> str:

@@ -8,16 +8,31 @@ overwrites a newer state. Lists are JSON columns, replaced whole, never changed 
 column does not notice in-place changes)."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict
-from sqlalchemy import JSON, Column, Index, Text
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.matching.domain import AgreementKind, AgreementStatus
+from services.matching.domain import (
+    DEFAULT_ACCEPTANCE_DAYS,
+    AgreementKind,
+    AgreementStatus,
+    currency_code,
+    from_minor_units,
+    minor_units,
+)
 from shared.db import UTCDateTime, utcnow
 
 
@@ -141,15 +156,49 @@ class PendingEvent(MatchingTable, table=True):
 READ_MODEL_TABLES = (KnownCity, KnownNeedOffer, KnownNetwork, KnownMembership, PendingEvent)
 
 
+def _str_enum(enum: type[StrEnum]) -> SAEnum:
+    """Stored as its values in a plain column: a new value needs no ALTER TYPE on PostgreSQL."""
+    return SAEnum(
+        enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+def _acceptance_deadline() -> datetime:
+    return utcnow() + timedelta(days=DEFAULT_ACCEPTANCE_DAYS)
+
+
 class Agreement(MatchingTable, table=True):
     __tablename__ = "agreements"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     title: str
-    kind: AgreementKind
-    status: AgreementStatus = Field(default=AgreementStatus.PROPOSED, index=True)
+    kind: AgreementKind = Field(sa_type=_str_enum(AgreementKind))
+    status: AgreementStatus = Field(
+        default=AgreementStatus.PROPOSED, sa_type=_str_enum(AgreementStatus), index=True
+    )
     proposed_by_city_id: uuid.UUID
     proposed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Every party must accept by then; past it, the expiry run moves a proposed agreement on.
+    accept_by: datetime = Field(
+        default_factory=_acceptance_deadline, sa_type=UTCDateTime, index=True
+    )
+    # Lists are JSON columns, replaced whole (ids as strings: JSON has no UUID).
+    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    need_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    offer_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    objectives: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    start_date: date | None = None
+    end_date: date | None = None
+    # The optional budget request, in integer minor units of its currency (never a float).
+    budget_amount_minor: int | None = Field(default=None, sa_type=BigInteger)
+    budget_currency: str | None = Field(default=None, max_length=3)
+
+    @property
+    def budget_amount(self) -> Decimal | None:
+        if self.budget_amount_minor is None or self.budget_currency is None:
+            return None
+        return from_minor_units(self.budget_amount_minor, self.budget_currency)
 
 
 class AgreementParty(MatchingTable, table=True):
@@ -160,10 +209,51 @@ class AgreementParty(MatchingTable, table=True):
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class AgreementHistoryEntry(MatchingTable, table=True):
+    """One step of an agreement's life, dated: its proposal, each acceptance, each transition.
+    Written in the transaction that makes the change, with its event; never changed."""
+
+    __tablename__ = "agreement_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreements.id", index=True)
+    action: str = Field(max_length=20, description="propose, or an action of the lifecycle")
+    from_status: AgreementStatus | None = Field(
+        default=None, sa_type=_str_enum(AgreementStatus), nullable=True
+    )
+    to_status: AgreementStatus = Field(sa_type=_str_enum(AgreementStatus))
+    by_city_id: uuid.UUID | None = None
+    by_subject: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, sa_type=Text)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class KnownCityPublic(SQLModel):
     id: uuid.UUID
     name: str
     country_code: str
+
+
+DomainCode = Annotated[str, StringConstraints(min_length=2, max_length=60)]
+Objective = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class BudgetRequest(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(description="a decimal string, e.g. '48000.00'", max_digits=18)
+    currency: str = Field(description="ISO 4217, e.g. 'EUR', 'XOF'")
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _check_currency(cls, value: object) -> object:
+        return currency_code(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _amount_fits_currency(self) -> "BudgetRequest":
+        minor_units(self.amount, self.currency)
+        return self
 
 
 class AgreementCreate(SQLModel):
@@ -173,6 +263,26 @@ class AgreementCreate(SQLModel):
     kind: AgreementKind = AgreementKind.BILATERAL
     party_city_ids: list[uuid.UUID] = Field(min_length=2, max_length=50)
     proposed_by_city_id: uuid.UUID
+    domains: list[DomainCode] = Field(
+        default_factory=list,
+        max_length=16,
+        description="codes of the domain taxonomy (the registry's GET /domains)",
+    )
+    need_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=50, description="open needs of the parties it answers"
+    )
+    offer_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=50, description="open offers of the parties it takes up"
+    )
+    objectives: list[Objective] = Field(default_factory=list, max_length=20)
+    start_date: date | None = None
+    end_date: date | None = Field(default=None, description="after start_date")
+    budget_request: BudgetRequest | None = None
+    accept_by: AwareDatetime | None = Field(
+        default=None,
+        description="every party must accept by then, or the agreement expires; default: "
+        "the service's MATCHING_ACCEPTANCE_DAYS from now",
+    )
 
 
 class AcceptanceCreate(SQLModel):
@@ -181,9 +291,38 @@ class AcceptanceCreate(SQLModel):
     city_id: uuid.UUID
 
 
+class TransitionCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: uuid.UUID = Field(description="the party the caller acts for")
+    reason: Reason | None = None
+
+
+class ReasonedTransitionCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: uuid.UUID = Field(description="the party the caller acts for")
+    reason: Reason
+
+
 class PartyPublic(SQLModel):
     city_id: uuid.UUID
     accepted_at: datetime | None
+
+
+class BudgetPublic(SQLModel):
+    amount: Decimal
+    currency: str
+
+
+class HistoryEntryPublic(SQLModel):
+    action: str
+    from_status: AgreementStatus | None
+    to_status: AgreementStatus
+    by_city_id: uuid.UUID | None
+    by_subject: str | None
+    reason: str | None
+    at: datetime
 
 
 class AgreementPublic(SQLModel):
@@ -193,7 +332,22 @@ class AgreementPublic(SQLModel):
     status: AgreementStatus
     proposed_by_city_id: uuid.UUID
     proposed_at: datetime
+    status_changed_at: datetime
+    accept_by: datetime
     parties: list[PartyPublic]
+    domains: list[str]
+    need_ids: list[uuid.UUID]
+    offer_ids: list[uuid.UUID]
+    objectives: list[str]
+    start_date: date | None
+    end_date: date | None
+    budget_request: BudgetPublic | None
+    history: list[HistoryEntryPublic] = Field(description="every step of its life, oldest first")
+
+
+class ExpiryRunPublic(SQLModel):
+    ran_at: datetime
+    expired: list[uuid.UUID] = Field(description="the agreements this run expired")
 
 
 class ComponentPublic(SQLModel):

@@ -1,6 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.matching.domain import DEFAULT_ACCEPTANCE_DAYS, MAX_ACCEPTANCE_DAYS
 from services.matching.suggestions import Weights
 from shared.settings import ServiceSettings
 
@@ -14,4 +15,14 @@ class MatchingSettings(ServiceSettings):
         default_factory=Weights,
         description="weights of the suggestion components, e.g. "
         "MATCHING_SUGGESTION_WEIGHTS='{\"language\": 2.0}' (see services/matching/suggestions.py)",
+    )
+    expiry_every_seconds: float = Field(
+        300, gt=0, description="how often overdue proposals are expired"
+    )
+    acceptance_days: int = Field(
+        DEFAULT_ACCEPTANCE_DAYS,
+        ge=1,
+        le=MAX_ACCEPTANCE_DAYS,
+        description="days the parties have to accept a proposed agreement when the proposal "
+        "sets no accept_by (MATCHING_ACCEPTANCE_DAYS)",
     )

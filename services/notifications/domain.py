@@ -6,7 +6,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from shared.contracts.funding import ContributionPledged, FundCreated
-from shared.contracts.matching import AgreementAccepted, AgreementProposed
+from shared.contracts.matching import AgreementAccepted, AgreementProposed, AgreementTransition
 from shared.contracts.registry import CityRegistered, CityVerified
 from shared.contracts.registry.conflict import ConflictProfileAssessed
 from shared.contracts.registry.needs_offers import (
@@ -156,3 +156,26 @@ def conflict_assessed(p: ConflictProfileAssessed) -> list[FeedEntry]:
         else "not every precondition for city diplomacy holds yet"
     )
     return _city_news(p.city_id, "Conflict profile assessed", f"Phase: {phase}; {verdict}.")
+
+
+# What each change of an agreement's status says to its parties; {by} is who made it.
+_TRANSITIONS = {
+    "active": "{by} activated the agreement: the work can start",
+    "suspended": "{by} suspended the agreement",
+    "concluded": "{by} concluded the agreement, its work completed",
+    "terminated": "{by} ended the agreement",
+    "rejected": "{by} rejected the proposal",
+    "expired": "The proposal expired before every party accepted it",
+}
+
+
+def agreement_changed(p: AgreementTransition, names: Mapping[UUID, str]) -> list[FeedEntry]:
+    """Every party hears of every change, with who made it and why."""
+    resumed = p.previous_status == "suspended" and p.status == "active"
+    what = "{by} resumed the agreement" if resumed else _TRANSITIONS[p.status]
+    by = _name(names, p.by_city_id) if p.by_city_id else "A party"
+    body = what.format(by=by) + (f": {p.reason}" if p.reason else ".")
+    return [
+        FeedEntry(RecipientKind.CITY, party, f"Agreement {p.status}: {p.title}", body)
+        for party in p.party_city_ids
+    ]

@@ -18,8 +18,10 @@ from shared.contracts.funding import (
 from shared.contracts.matching import (
     AGREEMENT_ACCEPTED,
     AGREEMENT_PROPOSED,
+    AGREEMENT_TRANSITIONS,
     AgreementAccepted,
     AgreementProposed,
+    AgreementTransition,
 )
 from shared.contracts.registry import CITY_REGISTERED, CITY_VERIFIED, CityRegistered, CityVerified
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED, ConflictProfileAssessed
@@ -127,7 +129,13 @@ async def on_conflict_assessed(
     _add_items(session, event, domain.conflict_assessed(p))
 
 
+async def on_agreement_changed(session: AsyncSession, event: Event, p: AgreementTransition) -> None:
+    names = await _city_names(session, [p.by_city_id] if p.by_city_id else [])
+    _add_items(session, event, domain.agreement_changed(p, names))
+
+
 HANDLERS: dict[EventSpec, Handler] = {
+    **{spec: on_agreement_changed for spec in AGREEMENT_TRANSITIONS},
     CITY_VERIFIED: on_city_verified,
     NEED_PUBLISHED: _on_published("need"),
     NEED_WITHDRAWN: _on_withdrawn("need"),

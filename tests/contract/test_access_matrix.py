@@ -87,6 +87,13 @@ DECISIONS: dict[str, dict[str, str]] = {
         "GET /agreements/{agreement_id}": ANY,
         "GET /agreements": f"{OFFICER} | {ADMIN}",
         "GET /cities/{city_id}/suggestions": f"{OFFICER} | {ADMIN}",
+        "POST /agreements/{agreement_id}/activation": OFFICER,
+        "POST /agreements/{agreement_id}/suspension": OFFICER,
+        "POST /agreements/{agreement_id}/resumption": OFFICER,
+        "POST /agreements/{agreement_id}/conclusion": OFFICER,
+        "POST /agreements/{agreement_id}/termination": OFFICER,
+        "POST /agreements/{agreement_id}/rejection": OFFICER,
+        "POST /agreements/expiry-runs": ADMIN,
     },
     "funding": {
         "GET /healthz": PUBLIC,

@@ -216,7 +216,18 @@ async def test_a_caller_without_a_valid_token_or_the_role_is_refused(
         ("POST", f"/agreements/{agreement['id']}/acceptances", {"city_id": lyon}, None),
         ("GET", f"/agreements/{agreement['id']}", None, None),
         ("GET", "/agreements", None, {"city_id": lome}),
+        ("POST", "/agreements/expiry-runs", None, None),
     ]
+    for route in ("activation", "suspension", "resumption", "conclusion", "termination"):
+        requests.append(("POST", f"/agreements/{agreement['id']}/{route}", {"city_id": lyon}, None))
+    requests.append(
+        (
+            "POST",
+            f"/agreements/{agreement['id']}/rejection",
+            {"city_id": lyon, "reason": "not now"},
+            None,
+        )
+    )
     for method, path, json, params in requests:
         for headers in ({}, {"Authorization": "Bearer not-a-token"}):
             response = await matching.client.request(
@@ -230,6 +241,12 @@ async def test_a_caller_without_a_valid_token_or_the_role_is_refused(
     assert proposed.status_code == 403 and "city_officer" in proposed.text
     listed = await matching.client.get("/agreements", params={"city_id": lome}, headers=fund_admin)
     assert listed.status_code == 403
+    activated = await matching.client.post(
+        f"/agreements/{agreement['id']}/activation", json={"city_id": lyon}, headers=fund_admin
+    )
+    assert activated.status_code == 403 and "city_officer" in activated.text
+    expiry = await matching.client.post("/agreements/expiry-runs", headers=officer(lome))
+    assert expiry.status_code == 403 and "platform_admin" in expiry.text
     assert [e.type for e in await matching.events()] == ["AgreementProposed"]
 
 

@@ -282,3 +282,54 @@ async def test_a_city_hears_of_its_registry_life(
             "Phase: low violence before a conflict; the preconditions for city diplomacy hold.",
         ),
     ]
+
+
+async def test_every_party_hears_of_an_agreement_s_changes_with_who_and_why(
+    registry: ServiceUnderTest, matching: ServiceUnderTest, notifications: ServiceUnderTest
+) -> None:
+    banjul = (
+        await registry.client.post(
+            "/cities", json={"name": "Banjul", "country_code": "GM"}, headers=bearer()
+        )
+    ).json()["id"]
+    ostend = (
+        await registry.client.post(
+            "/cities", json={"name": "Ostende", "country_code": "BE"}, headers=bearer()
+        )
+    ).json()["id"]
+    city_events = await registry.events("CityRegistered")
+    await matching.deliver(*city_events)
+    await notifications.deliver(*city_events)
+    banjul_officer, ostend_officer = officer_of(banjul), officer_of(ostend)
+    agreement = (
+        await matching.client.post(
+            "/agreements",
+            json={
+                "title": "Banjul–Ostende: drinking water",
+                "party_city_ids": [banjul, ostend],
+                "proposed_by_city_id": banjul,
+            },
+            headers=banjul_officer,
+        )
+    ).json()
+    url = f"/agreements/{agreement['id']}"
+    steps = [
+        (f"{url}/acceptances", ostend_officer, {"city_id": ostend}),
+        (f"{url}/activation", banjul_officer, {"city_id": banjul}),
+        (
+            f"{url}/suspension",
+            ostend_officer,
+            {"city_id": ostend, "reason": "the council's budget is frozen"},
+        ),
+    ]
+    for path, headers, body in steps:
+        response = await matching.client.post(path, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+    await notifications.deliver(*await matching.events())
+    for city_id in (banjul, ostend):
+        items = (await feed(notifications, "city", city_id))["items"]
+        assert [item["body"] for item in items[:2]] == [
+            "Ostende suspended the agreement: the council's budget is frozen",
+            "Banjul activated the agreement: the work can start.",
+        ]

@@ -1,11 +1,31 @@
 import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from services.matching.domain import AgreementKind, AgreementStatus, accept, check_proposal
-from shared.errors import Conflict, DomainError
+from services.matching.domain import (
+    FINAL,
+    LIFECYCLE,
+    RESULT,
+    Action,
+    Actor,
+    AgreementKind,
+    AgreementState,
+    AgreementStatus,
+    LinkedItem,
+    check_links,
+    check_proposal,
+    check_terms,
+    decide,
+    minor_units,
+)
+from shared.errors import Conflict, DomainError, Forbidden
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+NOW = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+DEADLINE = NOW + timedelta(days=30)
+S = AgreementStatus
 
 
 def test_a_bilateral_proposal_between_two_known_cities_passes() -> None:
@@ -34,26 +54,223 @@ def test_a_party_unknown_to_matching_is_named() -> None:
         check_proposal(AgreementKind.BILATERAL, [A, B], A, {A})
 
 
+# --- The lifecycle table ---------------------------------------------------------------------
+
+
+def test_the_table_is_one_machine_each_action_leading_to_one_state() -> None:
+    assert set(RESULT) == set(Action)
+    for (_, action), rule in LIFECYCLE.items():
+        assert RESULT[action] is rule.to
+    assert FINAL == {S.CONCLUDED, S.TERMINATED, S.REJECTED, S.EXPIRED}
+    # Every state is reachable from proposed.
+    reached, frontier = {S.PROPOSED}, [S.PROPOSED]
+    while frontier:
+        state = frontier.pop()
+        for (source, _), rule in LIFECYCLE.items():
+            if source is state and rule.to not in reached:
+                reached.add(rule.to)
+                frontier.append(rule.to)
+    assert reached == set(S)
+
+
+def state(status: AgreementStatus, **accepted: bool) -> AgreementState:
+    parties = {A: True, B: True} if status is not S.PROPOSED else {A: True, B: False}
+    return AgreementState(status, parties, DEADLINE)
+
+
+def party(status: AgreementStatus, action: Action, **kwargs: object) -> object:
+    return decide(
+        state(status), action, Actor.PARTY, city_id=B, reason="a reason", now=NOW, **kwargs
+    )
+
+
+@pytest.mark.parametrize(("source", "action"), list(LIFECYCLE))
+def test_every_allowed_transition_leads_where_the_table_says(
+    source: AgreementStatus, action: Action
+) -> None:
+    rule = LIFECYCLE[(source, action)]
+    actor, now = rule.by, (DEADLINE if action is Action.EXPIRE else NOW)
+    step = decide(
+        state(source), action, actor, city_id=B if actor is Actor.PARTY else None,
+        reason="a reason", now=now,
+    )  # fmt: skip
+    assert (step.from_status, step.to_status, step.changed) == (source, rule.to, True)
+
+
+ILLEGAL = [
+    (status, action)
+    for status in S
+    for action in Action
+    if (status, action) not in LIFECYCLE
+    and status is not RESULT[action]
+    # Accepting again is per party: a party that accepted gets a harmless repeat.
+    and action is not Action.ACCEPT
+]
+
+
+@pytest.mark.parametrize(("status", "action"), ILLEGAL)
+def test_every_illegal_transition_is_refused_naming_the_state_and_what_is_allowed(
+    status: AgreementStatus, action: Action
+) -> None:
+    actor = Actor.PLATFORM if action is Action.EXPIRE else Actor.PARTY
+    with pytest.raises(Conflict) as refused:
+        decide(
+            AgreementState(status, {A: True, B: False}, DEADLINE),
+            action,
+            actor,
+            city_id=None if actor is Actor.PLATFORM else B,
+            reason="a reason",
+            now=DEADLINE,
+        )
+    message = refused.value.message
+    assert message.startswith(f"the agreement is {status}; it cannot be ")
+    assert ("is final" in message) == (status in FINAL)
+    if status not in FINAL:
+        assert "allowed now: " in message
+
+
+@pytest.mark.parametrize("action", [a for a in Action if a is not Action.ACCEPT])
+def test_repeating_what_led_to_the_current_state_changes_nothing(action: Action) -> None:
+    actor = Actor.PLATFORM if action is Action.EXPIRE else Actor.PARTY
+    status = RESULT[action]
+    step = decide(
+        AgreementState(status, {A: True, B: True}, DEADLINE),
+        action,
+        actor,
+        city_id=None if actor is Actor.PLATFORM else B,
+        now=NOW,
+    )
+    assert (step.to_status, step.changed) == (status, False)
+
+
 def test_the_last_acceptance_completes_the_agreement() -> None:
-    result = accept(AgreementStatus.PROPOSED, {A: True, B: False}, B)
-    assert (result.newly_accepted, result.all_accepted) == (True, True)
+    step = decide(state(S.PROPOSED), Action.ACCEPT, Actor.PARTY, city_id=B, now=NOW)
+    assert (step.to_status, step.changed) == (S.ACCEPTED, True)
 
 
 def test_an_earlier_acceptance_leaves_others_to_accept() -> None:
-    result = accept(AgreementStatus.PROPOSED, {A: True, B: False, C: False}, B)
-    assert (result.newly_accepted, result.all_accepted) == (True, False)
+    three = AgreementState(S.PROPOSED, {A: True, B: False, C: False}, DEADLINE)
+    step = decide(three, Action.ACCEPT, Actor.PARTY, city_id=B, now=NOW)
+    assert (step.to_status, step.changed) == (S.PROPOSED, True)
 
 
 def test_accepting_again_changes_nothing() -> None:
-    result = accept(AgreementStatus.ACCEPTED, {A: True, B: True}, B)
-    assert (result.newly_accepted, result.all_accepted) == (False, True)
+    step = decide(state(S.ACTIVE), Action.ACCEPT, Actor.PARTY, city_id=B, now=NOW)
+    assert (step.to_status, step.changed) == (S.ACTIVE, False)
 
 
-def test_only_parties_accept() -> None:
-    with pytest.raises(DomainError, match="not a party"):
-        accept(AgreementStatus.PROPOSED, {A: True, B: False}, C)
+def test_only_parties_act() -> None:
+    for action in (Action.ACCEPT, Action.REJECT):
+        with pytest.raises(DomainError, match="not a party"):
+            decide(state(S.PROPOSED), action, Actor.PARTY, city_id=C, reason="no", now=NOW)
 
 
 def test_a_settled_agreement_cannot_take_a_new_acceptance() -> None:
     with pytest.raises(Conflict, match="the agreement is accepted"):
-        accept(AgreementStatus.ACCEPTED, {A: True, B: False}, B)
+        decide(
+            AgreementState(S.ACCEPTED, {A: True, B: False}, DEADLINE),
+            Action.ACCEPT,
+            Actor.PARTY,
+            city_id=B,
+            now=NOW,
+        )
+
+
+def test_terminating_and_rejecting_need_a_reason() -> None:
+    for status, action in ((S.ACTIVE, Action.TERMINATE), (S.PROPOSED, Action.REJECT)):
+        for reason in (None, "  "):
+            with pytest.raises(DomainError, match="needs a reason"):
+                decide(state(status), action, Actor.PARTY, city_id=B, reason=reason, now=NOW)
+
+
+def test_a_party_that_accepted_cannot_reject() -> None:
+    with pytest.raises(Conflict, match=f"city {A} has accepted it"):
+        decide(state(S.PROPOSED), Action.REJECT, Actor.PARTY, city_id=A, reason="no", now=NOW)
+
+
+def test_acceptance_closes_at_the_deadline_and_only_then_may_it_expire() -> None:
+    for action in (Action.ACCEPT, Action.REJECT):
+        with pytest.raises(Conflict, match="acceptance closed at"):
+            decide(state(S.PROPOSED), action, Actor.PARTY, city_id=B, reason="no", now=DEADLINE)
+    with pytest.raises(Conflict, match="open for acceptance until"):
+        decide(state(S.PROPOSED), Action.EXPIRE, Actor.PLATFORM, now=NOW)
+    step = decide(state(S.PROPOSED), Action.EXPIRE, Actor.PLATFORM, now=DEADLINE)
+    assert step.to_status is S.EXPIRED
+
+
+def test_each_action_is_taken_only_by_its_actor() -> None:
+    with pytest.raises(Forbidden, match="expiry run"):
+        decide(state(S.PROPOSED), Action.EXPIRE, Actor.PARTY, city_id=B, now=DEADLINE)
+    with pytest.raises(Forbidden, match="party's officer"):
+        decide(state(S.ACTIVE), Action.SUSPEND, Actor.PLATFORM, now=NOW)
+
+
+# --- Terms, links, money ---------------------------------------------------------------------
+
+
+def terms(**changes: object) -> None:
+    values: dict = {
+        "domains": ["waste-collection"],
+        "start_date": date(2027, 4, 1),
+        "end_date": date(2028, 3, 31),
+        "accept_by": DEADLINE,
+        "now": NOW,
+    }
+    check_terms(**{**values, **changes})
+
+
+def test_good_terms_pass() -> None:
+    terms()
+    terms(domains=[], start_date=None, end_date=None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"domains": ["Waste Collection"]}, "not a domain code"),
+        ({"domains": ["transport", "transport"]}, "listed twice: transport"),
+        ({"end_date": date(2027, 4, 1)}, "must be after start_date"),
+        ({"start_date": None, "end_date": date(2027, 2, 1)}, "in the past"),
+        ({"accept_by": NOW}, "must be in the future"),
+        ({"accept_by": NOW + timedelta(days=366)}, "at most 365 days"),
+    ],
+)
+def test_bad_terms_say_what_is_wrong(changes: dict, message: str) -> None:
+    with pytest.raises(DomainError, match=message):
+        terms(**changes)
+
+
+NEED = LinkedItem(uuid.uuid4(), "need", A, "Training for waste collection teams", "open")
+
+
+@pytest.mark.parametrize(
+    ("kind", "item", "message"),
+    [
+        ("need", None, "not known to matching"),
+        ("offer", NEED, "is a need, not an offer: list it in need_ids"),
+        ("need", LinkedItem(NEED.id, "need", A, NEED.title, "withdrawn"), "is withdrawn, not open"),
+        ("need", LinkedItem(NEED.id, "need", C, NEED.title, "open"), f"belongs to city {C}"),
+    ],
+)
+def test_linked_needs_and_offers_must_be_open_ones_of_the_parties(
+    kind: str, item: LinkedItem | None, message: str
+) -> None:
+    known = {NEED.id: item} if item else {}
+    with pytest.raises(DomainError, match=message):
+        check_links(kind, [NEED.id], known, [A, B])
+    check_links("need", [NEED.id], {NEED.id: NEED}, [A, B])
+    with pytest.raises(DomainError, match="linked twice"):
+        check_links("need", [NEED.id, NEED.id], {NEED.id: NEED}, [A, B])
+
+
+def test_budget_requests_are_positive_with_the_currency_s_decimals() -> None:
+    assert minor_units(Decimal("48000.50"), "EUR") == 4800050
+    assert minor_units(Decimal("2500000"), "XOF") == 2500000
+    for amount, currency, message in [
+        ("10.005", "EUR", "EUR has 2 decimal places"),
+        ("10.5", "XOF", "XOF has 0 decimal places"),
+        ("0", "EUR", "must be positive"),
+        ("-5", "EUR", "must be positive"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            minor_units(Decimal(amount), currency)
