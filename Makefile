@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench asyncapi demo clean
+.PHONY: run test lint bench bench-search asyncapi demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +34,10 @@ demo: $(STAMP)
 ## Throughput and latency: raw aiokafka vs the product's pipeline, on one broker, in one run.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Registry search at 100k cities: each filter with and without its index, in one run.
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.registry_search $(BENCH_ARGS)
 
 ## Regenerate the committed AsyncAPI catalogue after changing an event contract.
 asyncapi: $(STAMP)

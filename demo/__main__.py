@@ -235,7 +235,15 @@ async def load(client: Client, data: dict[str, Any]) -> None:
                     officers[slug],
                     json={"city_id": cities[slug]},
                 )
-    print(f"{len(data['agreements'])} agreements proposed (the bilateral ones of 2001 accepted)")
+            # The partnerships of 2001 were at work: activate them (a repeat changes nothing).
+            await client.ok(
+                "POST",
+                "matching",
+                f"/agreements/{proposed['id']}/activation",
+                officers[proposer],
+                json={"city_id": cities[proposer]},
+            )
+    print(f"{len(data['agreements'])} agreements proposed (those of 2001 accepted and active)")
 
 
 async def _known_to_matching(client: Client, city_id: str, token: str) -> None:

@@ -6,15 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from sqlmodel import col, func, select
+from pydantic import AfterValidator
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import domain
+from services.registry import domain, search
+from services.registry.conflict.domain import ConflictPhase
 from services.registry.conflict.queries import cities_in_conflict_zone
 from services.registry.data import LDC_LIST
 from services.registry.identity.audit import audit
 from services.registry.identity.grants import grant_role
 from services.registry.models import City, CityCreate, CityPage, CityPublic, CityUpdate
+from services.registry.needs_offers import domain as needs_offers_domain
+from services.registry.search import CitySort
 from shared.auth import Caller, Grant, Principal, Role, allow
 from shared.contracts.registry.cities import (
     CITY_REGISTERED,
@@ -223,20 +227,87 @@ async def get_city(city_id: uuid.UUID, session: SessionDep, caller: Caller) -> C
     return seen
 
 
-@router.get("/cities", response_model=CityPage)
+CountryCode = Annotated[str, AfterValidator(domain.country_code)]
+LanguageCode = Annotated[str, AfterValidator(domain.language_code)]
+DomainCode = Annotated[str, AfterValidator(needs_offers_domain.domain_code)]
+
+
+@router.get(
+    "/cities",
+    response_model=CityPage,
+    responses={
+        403: {"description": "conflict_phase was given by someone not a platform administrator"},
+        422: {"description": "a filter or the sort is not understood; the message says which"},
+    },
+)
 async def list_cities(
     session: SessionDep,
     caller: Caller,
+    country: Annotated[
+        list[CountryCode] | None,
+        Query(description="ISO 3166-1 alpha-2; repeat it for any of several countries"),
+    ] = None,
+    region: Annotated[
+        str | None, Query(max_length=200, description="exactly as the cities' profiles write it")
+    ] = None,
+    ldc: Annotated[
+        bool | None,
+        Query(description="true: cities of least developed countries; false: the others"),
+    ] = None,
+    language: Annotated[
+        LanguageCode | None, Query(description="an official language, ISO 639 (e.g. 'fr', 'mos')")
+    ] = None,
+    domain_: Annotated[
+        DomainCode | None,
+        Query(
+            alias="domain",
+            description="cities with an open need or offer in this domain (GET /domains)",
+        ),
+    ] = None,
+    network: Annotated[
+        uuid.UUID | None, Query(description="current member cities of this network")
+    ] = None,
+    conflict_phase: Annotated[
+        ConflictPhase | None,
+        Query(
+            description="the phase of the city's latest conflict assessment; platform "
+            "administrators only, since conflict profiles are restricted"
+        ),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="free text found in the name (accents and case ignored) or the region",
+        ),
+    ] = None,
+    sort: Annotated[CitySort, Query(description="'-' in front: descending")] = CitySort.NAME,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CityPage:
-    """Contact officials are withheld city by city, as for one city."""
-    total = (await session.exec(select(func.count()).select_from(City))).one()
-    cities = (
-        await session.exec(
-            select(City).order_by(col(City.name_key), col(City.id)).limit(limit).offset(offset)
+    """Cities that meet every filter given, a page at a time, with how many meet them in all.
+    Cities without a population come last in both population orders. Contact officials are
+    withheld city by city, as for one city."""
+    if conflict_phase is not None and not caller.is_platform_admin:
+        raise Forbidden(
+            "conflict_phase filters on conflict profiles, which only platform administrators "
+            "may search; leave it out"
         )
-    ).all()
+    await search.read_only(session)
+    await search.check_network(session, network)
+    filters = search.CityFilters(
+        countries=country or (),
+        region=region,
+        ldc=ldc,
+        language=language,
+        domain=domain_,
+        network_id=network,
+        conflict_phase=conflict_phase,
+        q=q,
+    )
+    cities, total = await search.page(
+        session, City, search.city_conditions(filters), search.city_order(sort), limit, offset
+    )
     return CityPage(
         items=await _as_seen_by(session, caller, cities),
         total=total,

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, ConfigDict, field_validator, model_validator
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -139,10 +139,20 @@ class City(CityBase, RegistryTable, table=True):
     __table_args__ = (
         UniqueConstraint("country_code", "name_key", name="uq_cities_country_name"),
         UniqueConstraint("external_id", name="uq_cities_external_id"),
+        # Search (services/registry/search.py): each filter and each sort order has its index.
+        # Every sort ends with the id, so the sort indexes do too. The country one carries the
+        # id as well, so that the ids of some countries' cities (the needs of a country) come
+        # from the index alone; with the name before the id, a query on both a country and a
+        # list of ids cannot be planned as every country times every id.
+        Index("ix_cities_country_code_name_key_id", "country_code", "name_key", "id"),
+        Index("ix_cities_name_key_id", "name_key", "id"),
+        Index("ix_cities_region_name_key", "region", "name_key"),
+        Index("ix_cities_population_id", "population", "id"),
+        Index("ix_cities_registered_at_id", "registered_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    name_key: str = Field(max_length=200, index=True)
+    name_key: str = Field(max_length=200)
     official_languages: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -154,6 +164,15 @@ class City(CityBase, RegistryTable, table=True):
     registered_by: str = Field(max_length=100)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     verified_by: str | None = Field(default=None, max_length=100)
+
+
+# Cities without a population come last in both orders. SQLite walks ix_cities_population_id for
+# both; PostgreSQL walks it for the ascending order only, and needs this one for the descending.
+Index(
+    "ix_cities_population_desc_id",
+    City.__table__.c.population.desc().nulls_last(),
+    City.__table__.c.id.desc(),
+).ddl_if(dialect="postgresql")
 
 
 class CityPublic(CityBase):

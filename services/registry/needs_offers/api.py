@@ -11,10 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.registry import domain as registry_domain
+from services.registry import search
 from services.registry.models import City
 from services.registry.needs_offers import domain
 from services.registry.needs_offers.domain import Action, Kind, Status
@@ -30,6 +32,7 @@ from services.registry.needs_offers.models import (
     RevisionPublic,
 )
 from services.registry.needs_offers.taxonomy import TAXONOMY, LabelLanguage
+from services.registry.search import NeedOfferSort
 from shared.auth import Caller, Principal, Public, Role, allow
 from shared.contracts import EventSpec
 from shared.contracts.registry import needs_offers as contracts
@@ -42,6 +45,11 @@ from shared.service import SessionDep
 router = APIRouter()
 
 Officer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER))]
+
+# Search filters, checked as the request arrives: a bad value is a 422 that names it.
+CountryCode = Annotated[str, AfterValidator(registry_domain.country_code)]
+LanguageCode = Annotated[str, AfterValidator(domain.language_code)]
+DomainCode = Annotated[str, AfterValidator(domain.domain_code)]
 
 
 @router.get("/domains", response_model=list[DomainPublic], tags=["taxonomy"])
@@ -148,6 +156,78 @@ def _routes(kind: Kind) -> APIRouter:
             return NeedOfferPublic.of(item)
 
         return await idempotent(session, request, idempotency_key, body, create)
+
+    @routes.get(
+        f"/{kind.plural}",
+        name=f"search_{kind.plural}",
+        summary=f"Search the {kind.plural} of every city",
+        response_model=NeedOfferPage,
+        responses={
+            422: {"description": "a filter or the sort is not understood; the message says which"}
+        },
+    )
+    async def search_all(
+        session: SessionDep,
+        _caller: Caller,
+        domain_: Annotated[
+            DomainCode | None, Query(alias="domain", description="a code from GET /domains")
+        ] = None,
+        language: Annotated[
+            LanguageCode | None,
+            Query(description=f"a working language of the {kind}, ISO 639 (e.g. 'fr')"),
+        ] = None,
+        country: Annotated[
+            list[CountryCode] | None,
+            Query(
+                description="the publishing city's country, ISO 3166-1 alpha-2; repeat it for "
+                "any of several"
+            ),
+        ] = None,
+        ldc: Annotated[
+            bool | None,
+            Query(description="true: of cities in least developed countries; false: the others"),
+        ] = None,
+        status: Annotated[
+            list[Status] | None,
+            Query(description="repeat it for any of several; open when left out"),
+        ] = None,
+        city_id: Annotated[uuid.UUID | None, Query(description="of this city only")] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=200, description="free text found in the title or the description"),
+        ] = None,
+        sort: Annotated[
+            NeedOfferSort, Query(description="'-' in front: descending")
+        ] = NeedOfferSort.PUBLISHED_AT_DESC,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> NeedOfferPage:
+        """Those that meet every filter given, a page at a time, with how many meet them in
+        all; newest first unless sorted otherwise. Case is ignored in `q`."""
+        await search.read_only(session)
+        filters = search.NeedOfferFilters(
+            statuses=status or (Status.OPEN,),
+            domain=domain_,
+            language=language,
+            countries=country or (),
+            ldc=ldc,
+            city_id=city_id,
+            q=q,
+        )
+        items, total = await search.page(
+            session,
+            NeedOffer,
+            search.need_offer_conditions(kind, filters),
+            search.need_offer_order(sort),
+            limit,
+            offset,
+        )
+        return NeedOfferPage(
+            items=[NeedOfferPublic.of(item) for item in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
 
     @routes.get(item_path, name=f"get_{kind}", response_model=NeedOfferPublic)
     async def get(item_id: ItemId, session: SessionDep, _caller: Caller) -> NeedOfferPublic:

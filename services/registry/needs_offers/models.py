@@ -28,7 +28,23 @@ class NeedOffer(RegistryTable, table=True):
     """A need or an offer of one city. Never deleted: withdrawing sets the status."""
 
     __tablename__ = "needs_offers"
-    __table_args__ = (sa.Index("ix_needs_offers_city_kind_status", "city_id", "kind", "status"),)
+    __table_args__ = (
+        sa.Index("ix_needs_offers_city_kind_status", "city_id", "kind", "status"),
+        # Search (services/registry/search.py): GET /needs and /offers filter on kind and status
+        # always, on the domain often, and sort by publication or start of the period; GET
+        # /cities?domain= asks which cities have an open one in a domain.
+        sa.Index("ix_needs_offers_kind_status_published", "kind", "status", "published_at", "id"),
+        sa.Index("ix_needs_offers_kind_status_period", "kind", "status", "period_start", "id"),
+        sa.Index(
+            "ix_needs_offers_kind_status_domain_published",
+            "kind",
+            "status",
+            "domain",
+            "published_at",
+            "id",
+        ),
+        sa.Index("ix_needs_offers_domain_status_city", "domain", "status", "city_id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     kind: Kind = Field(sa_type=_enum(Kind))
@@ -36,7 +52,7 @@ class NeedOffer(RegistryTable, table=True):
     status: Status = Field(default=Status.OPEN, sa_type=_enum(Status))
     title: str = Field(max_length=domain.MAX_TITLE)
     description: str = Field(max_length=domain.MAX_DESCRIPTION)
-    domain: str = Field(max_length=60, index=True)
+    domain: str = Field(max_length=60)
     languages: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     forms: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     capacity_staff_days: int | None = None
