@@ -7,6 +7,7 @@ event id in their inbox."""
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
@@ -66,21 +67,32 @@ async def record_event(
     session: AsyncSession, spec: EventSpec, subject: object, payload: BaseModel
 ) -> Event:
     """Add an event to the outbox in the caller's transaction. It is published after commit."""
-    event_ = new_event(spec, subject, payload)
-    message = encode(event_)
-    await session.exec(
-        insert(OUTBOX).values(
-            event_id=event_.id,
-            event_type=event_.type,
-            topic=spec.topic,
-            message_key=event_.subject,
-            message_value=message.value.decode("utf-8"),
-            created_at=utcnow(),
-            publish_attempts=0,
-        )
-    )
-    session.info[_WROTE_OUTBOX] = True
+    [event_] = await record_events(session, [(spec, subject, payload)])
     return event_
+
+
+async def record_events(
+    session: AsyncSession, events: Sequence[tuple[EventSpec, object, BaseModel]]
+) -> list[Event]:
+    """Add (spec, subject, payload) events to the outbox in the caller's transaction, in order,
+    with one INSERT of many rows (what keeps a bulk import of 100k rows to minutes)."""
+    made = [new_event(spec, subject, payload) for spec, subject, payload in events]
+    rows = [
+        {
+            "event_id": event_.id,
+            "event_type": event_.type,
+            "topic": spec.topic,
+            "message_key": event_.subject,
+            "message_value": encode(event_).value.decode("utf-8"),
+            "created_at": utcnow(),
+            "publish_attempts": 0,
+        }
+        for event_, (spec, _, _) in zip(made, events, strict=True)
+    ]
+    if rows:
+        await session.exec(insert(OUTBOX), params=rows)
+        session.info[_WROTE_OUTBOX] = True
+    return made
 
 
 @event.listens_for(Session, "after_commit")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import domain, search
+from services.registry import domain, events, search
 from services.registry.conflict.domain import ConflictPhase
 from services.registry.conflict.queries import cities_in_conflict_zone
 from services.registry.data import LDC_LIST
@@ -24,7 +24,6 @@ from shared.contracts.registry.cities import (
     CITY_REGISTERED,
     CITY_UPDATED,
     CITY_VERIFIED,
-    CityRegistered,
     CityUpdated,
     CityVerified,
 )
@@ -118,19 +117,7 @@ async def register_city(
         )
         session.add(city)
         await session.flush()
-        payload = CityRegistered(
-            city_id=city.id,
-            name=city.name,
-            country_code=city.country_code,
-            region=city.region,
-            population=city.population,
-            latitude=city.latitude,
-            longitude=city.longitude,
-            official_languages=city.official_languages,
-            is_ldc=LDC_LIST.includes(city.country_code),
-            external_id=city.external_id,
-        )
-        await record_event(session, CITY_REGISTERED, city.id, payload)
+        await record_event(session, CITY_REGISTERED, city.id, events.city_registered(city))
         if principal.kind == "user" and not principal.is_platform_admin:
             grant = Grant(Role.CITY_OFFICER, str(city.id))
             await grant_role(session, principal.subject, grant, granted_by=principal.subject)

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -18,18 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.bulk.files import Row
 from services.registry.bulk.models import ImportRef
-from services.registry.bulk.outbox import record_events
 from services.registry.bulk.rows import CityRow, ItemRow, Rejection, city_row, item_row
-from services.registry.data import LDC_LIST
+from services.registry.events import EVENTS_BY_KIND, city_registered, need_or_offer
 from services.registry.models import City
 from services.registry.needs_offers import domain as items_domain
-from services.registry.needs_offers.api import _EVENTS
 from services.registry.needs_offers.domain import Action, Kind, Status
 from services.registry.needs_offers.models import NeedOffer, NeedOfferRevision
-from shared.contracts import EventSpec
-from shared.contracts.registry.cities import CITY_REGISTERED, CityRegistered
+from shared.contracts.registry.cities import CITY_REGISTERED
 from shared.db import utcnow
-from shared.outbox import OUTBOX
+from shared.outbox import OUTBOX, record_events
 
 BATCH_SIZE = 1000
 # A batch whose check raced a concurrent registration (a unique constraint) is checked again.
@@ -169,27 +165,6 @@ async def _import_batch(
 
 def _described(city: City) -> str:
     return f"{city.name} ({city.country_code}), city {city.id}"
-
-
-def city_registered(city: City) -> CityRegistered:
-    """The event's payload, as the API records it on registration."""
-    return CityRegistered(
-        city_id=city.id,
-        name=city.name,
-        country_code=city.country_code,
-        region=city.region,
-        population=city.population,
-        latitude=city.latitude,
-        longitude=city.longitude,
-        official_languages=city.official_languages,
-        is_ldc=LDC_LIST.includes(city.country_code),
-        external_id=city.external_id,
-    )
-
-
-def published(spec: EventSpec, item: NeedOffer) -> BaseModel:
-    """The payload of NeedPublished or OfferPublished, as the API's `_record` makes it."""
-    return spec.payload.model_validate({**item.model_dump(), f"{item.kind}_id": item.id})
 
 
 class _CityImporter(_Importer[CityRow]):
@@ -337,8 +312,10 @@ class _ItemImporter(_Importer[ItemRow]):
             for item, row in new
         ]
         await session.exec(insert(ImportRef), params=refs)
-        spec = _EVENTS[self.kind].published
-        await record_events(session, [(spec, item.id, published(spec, item)) for item, _ in new])
+        spec = EVENTS_BY_KIND[self.kind].published
+        await record_events(
+            session, [(spec, item.id, need_or_offer(spec, item)) for item, _ in new]
+        )
         outcome.imported = len(new)
         return outcome
 

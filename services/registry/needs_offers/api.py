@@ -6,17 +6,17 @@ city's own officers publish, change or withdraw them. Every change appends a rev
 its event in the same transaction."""
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import domain as registry_domain
-from services.registry import search
+from services.registry import events, search
+from services.registry.events import EVENTS_BY_KIND
 from services.registry.models import City
 from services.registry.needs_offers import domain
 from services.registry.needs_offers.domain import Action, Kind, Status
@@ -35,7 +35,6 @@ from services.registry.needs_offers.taxonomy import TAXONOMY, LabelLanguage
 from services.registry.search import NeedOfferSort
 from shared.auth import Caller, Principal, Public, Role, allow
 from shared.contracts import EventSpec
-from shared.contracts.registry import needs_offers as contracts
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -71,21 +70,6 @@ async def list_domains(
     ]
 
 
-@dataclass(frozen=True)
-class _Events:
-    published: EventSpec
-    updated: EventSpec
-    withdrawn: EventSpec
-
-
-_EVENTS = {
-    Kind.NEED: _Events(contracts.NEED_PUBLISHED, contracts.NEED_UPDATED, contracts.NEED_WITHDRAWN),
-    Kind.OFFER: _Events(
-        contracts.OFFER_PUBLISHED, contracts.OFFER_UPDATED, contracts.OFFER_WITHDRAWN
-    ),
-}
-
-
 async def _record(
     session: AsyncSession,
     spec: EventSpec,
@@ -97,12 +81,8 @@ async def _record(
 ) -> None:
     """The revision and the event of one change, in the caller's transaction."""
     session.add(NeedOfferRevision(item_id=item.id, action=action, actor=actor, changes=changes))
-    # The payload's fields are the table's columns, except the id, which is named by kind.
-    payload: BaseModel = spec.payload.model_validate(
-        {**item.model_dump(), f"{item.kind}_id": item.id, **extra}
-    )
     await session.flush()
-    await record_event(session, spec, item.id, payload)
+    await record_event(session, spec, item.id, events.need_or_offer(spec, item, **extra))
 
 
 async def _city_exists(session: AsyncSession, city_id: uuid.UUID) -> None:
@@ -112,7 +92,7 @@ async def _city_exists(session: AsyncSession, city_id: uuid.UUID) -> None:
 
 def _routes(kind: Kind) -> APIRouter:
     routes = APIRouter(tags=[kind.plural])
-    events = _EVENTS[kind]
+    kind_events = EVENTS_BY_KIND[kind]
     item_path = f"/{kind.plural}/{{{kind}_id}}"
     ItemId = Annotated[uuid.UUID, Path(alias=f"{kind}_id")]
 
@@ -151,7 +131,7 @@ def _routes(kind: Kind) -> APIRouter:
             session.add(item)
             changes = domain.changes({}, body.model_dump(mode="json"))
             await _record(
-                session, events.published, item, Action.PUBLISHED, officer.subject, changes
+                session, kind_events.published, item, Action.PUBLISHED, officer.subject, changes
             )
             return NeedOfferPublic.of(item)
 
@@ -295,7 +275,7 @@ def _routes(kind: Kind) -> APIRouter:
             session.add(item)
             await _record(
                 session,
-                events.updated,
+                kind_events.updated,
                 item,
                 Action.UPDATED,
                 officer.subject,
@@ -323,7 +303,7 @@ def _routes(kind: Kind) -> APIRouter:
             session.add(item)
             await _record(
                 session,
-                events.withdrawn,
+                kind_events.withdrawn,
                 item,
                 Action.WITHDRAWN,
                 officer.subject,
