@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.matching import domain, partners, suggestions
@@ -451,89 +451,73 @@ _TRANSITION_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post(
-    "/agreements/{agreement_id}/activation",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def activate_agreement(
-    agreement_id: uuid.UUID, body: TransitionCreate, session: SessionDep, officer: CityOfficer
-) -> AgreementPublic:
-    """Any party's officer starts an agreement every party accepted: the work begins."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.ACTIVATE)
+# The transitions a party's officer makes, each on its own path: (action, path, body, summary).
+_TRANSITIONS = [
+    (
+        domain.Action.ACTIVATE,
+        "activation",
+        TransitionCreate,
+        "Any party's officer starts an agreement every party accepted: the work begins.",
+    ),
+    (
+        domain.Action.SUSPEND,
+        "suspension",
+        TransitionCreate,
+        "A party's officer suspends an active agreement (a reason is welcome).",
+    ),
+    (
+        domain.Action.RESUME,
+        "resumption",
+        TransitionCreate,
+        "A party's officer resumes a suspended agreement.",
+    ),
+    (
+        domain.Action.CONCLUDE,
+        "conclusion",
+        TransitionCreate,
+        "A party's officer records that an active or suspended agreement was completed as planned.",
+    ),
+    (
+        domain.Action.TERMINATE,
+        "termination",
+        ReasonedTransitionCreate,
+        "A party's officer ends an active or suspended agreement early, saying why (a council "
+        "can end a twinning).",
+    ),
+    (
+        domain.Action.REJECT,
+        "rejection",
+        ReasonedTransitionCreate,
+        "An invited party that has not accepted declines a proposed agreement, saying why.",
+    ),
+]
 
 
-@router.post(
-    "/agreements/{agreement_id}/suspension",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def suspend_agreement(
-    agreement_id: uuid.UUID, body: TransitionCreate, session: SessionDep, officer: CityOfficer
-) -> AgreementPublic:
-    """A party's officer suspends an active agreement (a reason is welcome)."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.SUSPEND)
+def _add_transition_route(
+    action: domain.Action, path: str, body_model: type[SQLModel], summary: str
+) -> None:
+    async def transition(
+        agreement_id: uuid.UUID,
+        body: body_model,
+        session: SessionDep,
+        officer: CityOfficer,  # type: ignore[valid-type]
+    ) -> AgreementPublic:
+        return await _transition(session, officer, agreement_id, body, action)
+
+    router.add_api_route(
+        f"/agreements/{{agreement_id}}/{path}",
+        transition,
+        methods=["POST"],
+        name=f"{action}_agreement",
+        description=summary,
+        response_model=AgreementPublic,
+        tags=["agreements"],
+        responses=_TRANSITION_RESPONSES,
+    )
 
 
-@router.post(
-    "/agreements/{agreement_id}/resumption",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def resume_agreement(
-    agreement_id: uuid.UUID, body: TransitionCreate, session: SessionDep, officer: CityOfficer
-) -> AgreementPublic:
-    """A party's officer resumes a suspended agreement."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.RESUME)
-
-
-@router.post(
-    "/agreements/{agreement_id}/conclusion",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def conclude_agreement(
-    agreement_id: uuid.UUID, body: TransitionCreate, session: SessionDep, officer: CityOfficer
-) -> AgreementPublic:
-    """A party's officer records that an active or suspended agreement was completed as planned."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.CONCLUDE)
-
-
-@router.post(
-    "/agreements/{agreement_id}/termination",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def terminate_agreement(
-    agreement_id: uuid.UUID,
-    body: ReasonedTransitionCreate,
-    session: SessionDep,
-    officer: CityOfficer,
-) -> AgreementPublic:
-    """A party's officer ends an active or suspended agreement early, saying why (a council can
-    end a twinning)."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.TERMINATE)
-
-
-@router.post(
-    "/agreements/{agreement_id}/rejection",
-    response_model=AgreementPublic,
-    tags=["agreements"],
-    responses=_TRANSITION_RESPONSES,
-)
-async def reject_agreement(
-    agreement_id: uuid.UUID,
-    body: ReasonedTransitionCreate,
-    session: SessionDep,
-    officer: CityOfficer,
-) -> AgreementPublic:
-    """An invited party that has not accepted declines a proposed agreement, saying why."""
-    return await _transition(session, officer, agreement_id, body, domain.Action.REJECT)
+for _action, _path, _body, _summary in _TRANSITIONS:
+    _add_transition_route(_action, _path, _body, _summary)
 
 
 async def expire_overdue(
