@@ -65,6 +65,9 @@ class KnownCity(MatchingTable, table=True):
     conflict_zone: str | None = None
     conflict_phase: str | None = None
     preconditions_hold: bool | None = None
+    missing_preconditions: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     conflict_assessment_id: uuid.UUID | None = None
     conflict_assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The latest DiplomacyReadinessStated (none: never stated).

@@ -28,10 +28,11 @@ def may_take_part(city: KnownCity) -> bool:
 
 def check_may_ask(city: KnownCity) -> None:
     if not may_take_part(city):
+        missing = ", ".join(p.replace("_", " ") for p in city.missing_preconditions) or "see below"
         raise Conflict(
-            f"{city.name} is in a conflict zone where the preconditions of city diplomacy do not all "
-            "hold yet (a disarmament or pacification process, some rule of law, competent local "
-            "officials identified); see its conflict profile in the registry"
+            f"{city.name} is in a conflict zone where the preconditions of city diplomacy do not "
+            f"all hold yet; missing: {missing} (the latest assessment in its conflict profile, in "
+            "the registry)"
         )
 
 

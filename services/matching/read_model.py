@@ -281,6 +281,7 @@ async def on_conflict_profile_assessed(
         "conflict_zone": p.zone,
         "conflict_phase": p.phase,
         "preconditions_hold": p.preconditions_hold,
+        "missing_preconditions": p.missing_preconditions,
         "conflict_assessment_id": p.assessment_id,
         "conflict_assessed_at": p.assessed_at,
     }

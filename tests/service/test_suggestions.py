@@ -93,7 +93,8 @@ async def test_city_diplomacy_waits_for_its_preconditions(
 
     officer = bearer(f"city_officer:{goma}")
     refused = await matching.client.get(f"/cities/{goma}/suggestions", headers=officer)
-    assert refused.status_code == 409 and "preconditions" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert "missing: disarmament or pacification, rule of law (" in refused.json()["detail"]
     # Nor is Goma offered to others as a partner while they do not hold.
     helper = await matching.client.get(
         f"/cities/{geneve}/suggestions", headers=bearer(f"city_officer:{geneve}")

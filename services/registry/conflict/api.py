@@ -84,6 +84,7 @@ def _assessed_event(assessment: AssessmentPublic) -> ConflictProfileAssessed:
         zone=assessment.zone,
         phase=assessment.phase,
         preconditions_hold=assessment.preconditions_hold,
+        missing_preconditions=[str(p) for p in assessment.missing_preconditions],
         assessed_at=assessment.assessed_at,
         **states,
     )

@@ -44,6 +44,10 @@ class ConflictProfileAssessed(Payload):
     preconditions_hold: bool = Field(
         description="every required precondition is met ('unknown' counts as not met)"
     )
+    missing_preconditions: list[str] = Field(
+        default_factory=list,
+        description="the required preconditions not known to be met, in the report's order",
+    )
     assessed_at: datetime
 
 
