@@ -19,6 +19,7 @@ from services.funding.models import (
     PledgeCreate,
     PledgePublic,
 )
+from shared import money
 from shared.auth import PUBLIC, PlatformAdmin, Principal, Role, allow
 from shared.contracts.funding import (
     CONTRIBUTION_PLEDGED,
@@ -105,7 +106,7 @@ async def pledge_contribution(
             recorded_by=principal.subject,
             donor_name=body.donor_name,
             donor_kind=body.donor_kind,
-            amount_minor=domain.minor_units(body.amount, body.currency),
+            amount_minor=money.minor_units(body.amount, body.currency),
             currency=body.currency,
         )
         session.add(record)

@@ -9,8 +9,8 @@ from sqlalchemy import BigInteger
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.funding import domain
 from services.funding.domain import DonorKind
+from shared import money
 from shared.db import UTCDateTime, utcnow
 
 
@@ -19,7 +19,7 @@ class FundingTable(SQLModel, registry=registry()):
 
 
 def _currency(value: object) -> object:
-    return domain.currency_code(value) if isinstance(value, str) else value
+    return money.currency_code(value) if isinstance(value, str) else value
 
 
 class Fund(FundingTable, table=True):
@@ -77,7 +77,7 @@ class PledgeCreate(SQLModel):
 
     @model_validator(mode="after")
     def _amount_fits_currency(self) -> "PledgeCreate":
-        domain.minor_units(self.amount, self.currency)
+        money.minor_units(self.amount, self.currency)
         return self
 
 
@@ -95,5 +95,5 @@ class PledgePublic(SQLModel):
     def of(cls, pledge: Pledge) -> "PledgePublic":
         return cls.model_validate(
             pledge,
-            update={"amount": domain.from_minor_units(pledge.amount_minor, pledge.currency)},
+            update={"amount": money.from_minor_units(pledge.amount_minor, pledge.currency)},
         )

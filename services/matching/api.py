@@ -36,6 +36,7 @@ from services.matching.models import (
     SuggestionPublic,
     TransitionCreate,
 )
+from shared import money
 from shared.auth import Caller, CityOfficer, PlatformAdmin, Principal, Role, allow
 from shared.contracts import EventSpec, Payload
 from shared.contracts.matching import (
@@ -225,7 +226,7 @@ async def propose_agreement(
             objectives=list(body.objectives),
             start_date=body.start_date,
             end_date=body.end_date,
-            budget_amount_minor=domain.minor_units(budget.amount, budget.currency)
+            budget_amount_minor=money.minor_units(budget.amount, budget.currency)
             if budget
             else None,
             budget_currency=budget.currency if budget else None,

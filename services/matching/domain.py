@@ -18,13 +18,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from uuid import UUID
-
-import pycountry
-from babel.numbers import get_currency_precision
 
 from shared.auth import Principal, Role
 from shared.errors import Conflict, DomainError, Forbidden
@@ -310,33 +306,6 @@ def check_terms(
             f"accept_by may be at most {MAX_ACCEPTANCE_DAYS} days ahead, not "
             f"{accept_by.isoformat()}"
         )
-
-
-# --- Budget requests: money as a decimal string in the API, integer minor units in storage ---
-
-
-def currency_code(code: str) -> str:
-    """The ISO 4217 code for `code`, upper-cased; ValueError names the bad input."""
-    normalised = code.strip().upper()
-    if len(normalised) != 3 or pycountry.currencies.get(alpha_3=normalised) is None:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code (e.g. 'EUR', 'XOF')")
-    return normalised
-
-
-def minor_units(amount: Decimal, currency: str) -> int:
-    """`amount` in the currency's minor units. Refuses zero, negative amounts and more decimals
-    than the currency has (e.g. 10.5 XOF): never rounded."""
-    if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"a budget request must be positive, not {amount}")
-    places = get_currency_precision(currency)
-    scaled = amount.scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{currency} has {places} decimal places; {amount} has more")
-    return int(scaled)
-
-
-def from_minor_units(value: int, currency: str) -> Decimal:
-    return Decimal(value).scaleb(-get_currency_precision(currency))
 
 
 # --- Who may act -----------------------------------------------------------------------------

@@ -29,11 +29,9 @@ from services.matching.domain import (
     DEFAULT_ACCEPTANCE_DAYS,
     AgreementKind,
     AgreementStatus,
-    currency_code,
-    from_minor_units,
-    minor_units,
 )
 from shared.db import UTCDateTime, utcnow
+from shared.money import currency_code, from_minor_units, minor_units
 
 
 class MatchingTable(SQLModel, registry=registry()):

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.funding.domain import currency_code, from_minor_units, minor_units
+from shared.money import currency_code, from_minor_units, minor_units
 
 
 def test_currencies_are_iso_4217() -> None:

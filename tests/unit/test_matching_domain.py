@@ -18,9 +18,9 @@ from services.matching.domain import (
     check_proposal,
     check_terms,
     decide,
-    minor_units,
 )
 from shared.errors import Conflict, DomainError, Forbidden
+from shared.money import minor_units
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 NOW = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
