@@ -21,6 +21,8 @@ from shared.contracts.registry.networks import NetworkMembershipChanged
 class RecipientKind(StrEnum):
     CITY = "city"
     FUND = "fund"
+    DONOR = "donor"
+    NETWORK = "network"
 
 
 @dataclass(frozen=True)
