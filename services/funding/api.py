@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from services.funding import domain
+from services.funding.ledger import accounts
+from services.funding.ledger import store as ledger
+from services.funding.ledger.accounts import MovementKind
 from services.funding.models import (
     Fund,
     FundCreate,
@@ -111,6 +114,16 @@ async def pledge_contribution(
         )
         session.add(record)
         await session.flush()
+        await ledger.post(
+            session,
+            ledger.LedgerMovement(
+                fund_id=fund_id,
+                kind=MovementKind.PLEDGE,
+                recorded_by=principal.subject,
+                pledge_id=record.id,
+            ),
+            accounts.pledge(record.amount_minor, record.currency),
+        )
         public = PledgePublic.of(record)
         await record_event(
             session,

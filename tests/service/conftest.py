@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.funding.app import DEFINITION as FUNDING
+from services.funding.ledger import store as ledger
 from services.matching.app import DEFINITION as MATCHING
 from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.registry.app import DEFINITION as REGISTRY
@@ -30,5 +31,14 @@ def _service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
 
 registry = _service_fixture(REGISTRY)
 matching = _service_fixture(MATCHING)
-funding = _service_fixture(FUNDING)
 notifications = _service_fixture(NOTIFICATIONS)
+
+
+@pytest.fixture(name="funding")
+async def funding(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
+    """The funding service, with its ledger's invariants checked after every test."""
+    settings = FUNDING.settings(database_url=await new_database(FUNDING.name))
+    async with serve(FUNDING, settings) as service:
+        yield service
+        async with service.runtime.sessions() as session:
+            assert await ledger.invariant_violations(session) == []

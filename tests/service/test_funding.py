@@ -1,6 +1,9 @@
 import asyncio
 import uuid
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from services.funding.models import Pledge
@@ -286,3 +289,17 @@ async def test_funds_are_public_and_everything_else_needs_a_token(
         assert response.status_code == 401, response.text
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert [e.type for e in await funding.events()] == ["FundCreated"]
+
+
+async def test_ledger_entries_cannot_be_updated_or_deleted(funding: ServiceUnderTest) -> None:
+    fund = await create_fund(funding)
+    await pledge_as(funding, fund["id"], fund_admin(fund["id"]))
+    async with funding.runtime.sessions() as session:
+        for statement in (
+            "UPDATE ledger_entries SET amount_minor = 1",
+            "DELETE FROM ledger_entries",
+            "UPDATE ledger_movements SET memo = 'changed'",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with session.begin_nested():
+                    await session.exec(text(statement))  # type: ignore[call-overload]
