@@ -31,6 +31,18 @@ class Weights:
     past_partnership: float = 0.5  # personal relationships are the key to success (2001)
     proximity: float = 0.5  # only where distance matters (cross-border cooperation)
     proximity_km: float = 500.0  # beyond this, proximity counts for nothing
+    readiness: float = (
+        1.0  # a helping city's stated readiness, when its partner is in a conflict zone
+    )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A helping city's latest statement of readiness for city diplomacy. Stating it at all means
+    giving a motivation and at least one result objective (the registry requires both)."""
+
+    commits_beyond_conflict: bool
+    has_formal_policy: bool
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ class City:
     longitude: float | None = None
     networks: frozenset[UUID] = frozenset()
     partners: frozenset[UUID] = frozenset()  # cities it has had agreements with
+    in_conflict_zone: bool = False  # a conflict zone or a zone of peace inside one
+    readiness: Readiness | None = None  # None: never stated
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ def _fits(needs: Sequence[Item], offers: Sequence[Item]) -> tuple[Fit, ...]:
     )
 
 
-def _km(a: City, b: City) -> float | None:
+def distance_km(a: City, b: City) -> float | None:
     if None in (a.latitude, a.longitude, b.latitude, b.longitude):
         return None
     lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))  # type: ignore[arg-type]
@@ -191,13 +205,72 @@ def _components(
             "worked together before" if known else "no agreement together yet",
         )
     )
-    if "cross-border-cooperation" in domains and (km := _km(us, them)) is not None:
+    if "cross-border-cooperation" in domains and (km := distance_km(us, them)) is not None:
         out.append(
             Component(
                 "proximity", max(0.0, 1 - km / w.proximity_km), w.proximity, f"{km:.0f} km apart"
             )
         )
+    if us.in_conflict_zone != them.in_conflict_zone:
+        out.append(_readiness(them if us.in_conflict_zone else us, w))
     return out
+
+
+def _readiness(helper: City, w: Weights) -> Component:
+    """Only between a city in a conflict zone and one outside: what the report asks of the helping
+    city (clear motivation and result objectives, a commitment beyond the conflict, ideally a
+    formal policy). The first two weigh most, since the registry states them together."""
+    stated = helper.readiness
+    if stated is None:
+        return Component(
+            "readiness",
+            0.0,
+            w.readiness,
+            f"{helper.name} has not stated its readiness for city diplomacy",
+        )
+    reasons = [f"{helper.name} stated its motivation and result objectives"]
+    score = 0.5
+    if stated.commits_beyond_conflict:
+        score += 0.3
+        reasons.append("commits to stay beyond the conflict")
+    else:
+        reasons.append("no commitment beyond the conflict")
+    if stated.has_formal_policy:
+        score += 0.2
+        reasons.append("has a formal city-diplomacy policy")
+    return Component("readiness", round(score, 4), w.readiness, ", ".join(reasons))
+
+
+def explain(
+    us: City, them: City, fits: tuple[Fit, ...], both_ways: bool, weights: Weights
+) -> tuple[float, tuple[Component, ...]]:
+    """The score of `fits` between two cities (0 to 1: the weighted mean of the components) and
+    every component with its reason. `fits` must not be empty."""
+    components = tuple(_components(us, them, fits, both_ways, weights))
+    total = sum(c.weight for c in components)
+    return round(sum(c.score * c.weight for c in components) / total, 4), components
+
+
+def score_pair(
+    us: City,
+    them: City,
+    open_needs: Mapping[UUID, Sequence[Item]],
+    open_offers: Mapping[UUID, Sequence[Item]],
+    weights: Weights = Weights(),
+) -> Suggestion | None:
+    """`them` as a partner of `us`, scored on every fit both ways; None without any fit."""
+    they_help_us = _fits(open_needs.get(us.id, ()), open_offers.get(them.id, ()))
+    we_help_them = _fits(open_needs.get(them.id, ()), open_offers.get(us.id, ()))
+    fits = they_help_us + we_help_them
+    if not fits:
+        return None
+    score, components = explain(us, them, fits, bool(they_help_us and we_help_them), weights)
+    return Suggestion(them, score, components, they_help_us, we_help_them)
+
+
+def best_first(suggestion: Suggestion) -> tuple[float, str, str]:
+    """The order of suggestions: by score, then by name and id, so ties never depend on input order."""
+    return (-suggestion.score, suggestion.partner.name, str(suggestion.partner.id))
 
 
 def suggest(
@@ -209,18 +282,9 @@ def suggest(
     limit: int = 10,
 ) -> list[Suggestion]:
     """The best partners for `us`, best first; only cities with a fit in at least one direction."""
-    ranked = []
-    for them in candidates:
-        if them.id == us.id:
-            continue
-        they_help_us = _fits(open_needs.get(us.id, ()), open_offers.get(them.id, ()))
-        we_help_them = _fits(open_needs.get(them.id, ()), open_offers.get(us.id, ()))
-        fits = they_help_us + we_help_them
-        if not fits:
-            continue
-        components = _components(us, them, fits, bool(they_help_us and we_help_them), weights)
-        total = sum(c.weight for c in components)
-        score = round(sum(c.score * c.weight for c in components) / total, 4)
-        ranked.append(Suggestion(them, score, tuple(components), they_help_us, we_help_them))
-    ranked.sort(key=lambda s: (-s.score, s.partner.name, str(s.partner.id)))
-    return ranked[:limit]
+    scored = (
+        score_pair(us, them, open_needs, open_offers, weights)
+        for them in candidates
+        if them.id != us.id
+    )
+    return sorted((s for s in scored if s is not None), key=best_first)[:limit]

@@ -2,7 +2,7 @@
 
 import uuid
 
-from services.matching.suggestions import City, Item, Weights, suggest
+from services.matching.suggestions import City, Item, Readiness, Weights, suggest
 
 LOME = City(uuid.uuid4(), "Lomé", "TG", is_ldc=True, languages=frozenset({"fr"}))
 LYON = City(uuid.uuid4(), "Lyon", "FR", is_ldc=False, languages=frozenset({"fr"}))
@@ -93,3 +93,30 @@ def test_ties_and_past_partners_and_distance() -> None:
 
 def test_limit_keeps_the_best() -> None:
     assert [s.partner.name for s in suggest(LOME, EVERYONE, NEEDS, OFFERS, limit=1)] == ["Lyon"]
+
+
+def test_a_helping_citys_readiness_counts_only_beside_a_conflict_zone() -> None:
+    goma = City(uuid.uuid4(), "Goma", "CD", True, FR, in_conflict_zone=True)
+    ready = Readiness(commits_beyond_conflict=True, has_formal_policy=False)
+    geneve = City(uuid.uuid4(), "Genève", "CH", False, FR, readiness=ready)
+    lyon = City(uuid.uuid4(), "Lyon", "FR", False, FR)  # has not stated its readiness
+    needs = {goma.id: [item(goma, "inter-ethnic-dialogue")]}
+    offers = {c.id: [item(c, "inter-ethnic-dialogue", partners=1)] for c in (geneve, lyon)}
+    ranked = suggest(goma, [lyon, geneve], needs, offers)
+    assert [s.partner.name for s in ranked] == ["Genève", "Lyon"]
+    readiness = [next(c for c in s.components if c.name == "readiness") for s in ranked]
+    assert [(c.score, c.explanation) for c in readiness] == [
+        (
+            0.8,
+            "Genève stated its motivation and result objectives, commits to stay beyond the "
+            "conflict",
+        ),
+        (0.0, "Lyon has not stated its readiness for city diplomacy"),
+    ]
+    # Seen from the helper too; and never between two cities outside conflict zones (so the
+    # worked example above has no readiness component and keeps its figures).
+    [from_geneve] = suggest(geneve, [goma], needs, offers)
+    assert "readiness" in {c.name for c in from_geneve.components}
+    assert all(
+        c.name != "readiness" for s in suggest(LOME, EVERYONE, NEEDS, OFFERS) for c in s.components
+    )
