@@ -1,0 +1,282 @@
+"""Which received contributions paid for each disbursement: the allocation rule and its table.
+
+The rule (one home: `allocate_amount`), "most restricted money first, oldest first":
+
+1. Only receipts the payment may use are eligible. A receipt carries its pledge's earmarks; it
+   may pay for a tranche only when every earmark its pledge sets is met: an agreement earmark
+   names this agreement, a domain earmark is one of the agreement's domains, a country earmark
+   is one of its beneficiary countries, a region earmark one of its regions. An unearmarked
+   receipt may pay for anything.
+2. Eligible receipts are used in three tiers: first those earmarked to this very agreement, then
+   those earmarked by domain, region or country, then the unearmarked ones. Restricted money is
+   spent where it may be spent before flexible money, so that unearmarked money stays free for
+   the partnerships no earmark covers.
+3. Within a tier, oldest receipt first (first in, first out; ties by receipt id so the same
+   inputs always give the same allocation). A receipt may be split across disbursements.
+4. Amounts are in the fund's currency, net of the administration fee: what the receipt put in
+   `available`. When the eligible receipts' unallocated money does not cover the payment, the
+   payment is refused (409) even if the fund has other money available: that money is
+   earmarked to something else.
+
+Allocations are append-only (database triggers, as for the ledger): what paid for a
+disbursement is history, never edited."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, func
+from sqlmodel import Field, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.funding.ledger.accounts import Account, MovementKind, Side
+from services.funding.ledger.store import LedgerEntry, LedgerMovement, _append_only, lock_fund
+from services.funding.models import FundingTable, Pledge
+from shared import money
+from shared.db import UTCDateTime, utcnow
+from shared.errors import Conflict
+
+RULE = "most restricted money first (earmarked to the agreement, then by domain, region or "
+RULE += "country, then unearmarked), oldest receipt first within each"
+
+
+class Tier(StrEnum):
+    """The tiers of eligible receipts, in the order they are spent."""
+
+    AGREEMENT = "agreement"
+    EARMARK = "earmark"
+    UNEARMARKED = "unearmarked"
+
+
+_SPENDING_ORDER = {tier: rank for rank, tier in enumerate(Tier)}
+
+
+@dataclass(frozen=True)
+class Earmark:
+    """What a pledge restricts its money to; None: no restriction of that kind."""
+
+    agreement_id: uuid.UUID | None = None
+    domain: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    @property
+    def is_set(self) -> bool:
+        return any(
+            v is not None for v in (self.agreement_id, self.domain, self.region, self.country)
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a payment is for: the agreement and what the earmarks may name of it."""
+
+    agreement_id: uuid.UUID
+    domains: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A receipt's money still unallocated, in the fund's currency, net of the fee."""
+
+    receipt_id: uuid.UUID
+    pledge_id: uuid.UUID
+    donor_id: uuid.UUID | None
+    received_at: datetime
+    remaining_minor: int
+    earmark: Earmark = field(default_factory=Earmark)
+
+
+@dataclass(frozen=True)
+class Share:
+    """How much of one receipt pays for the payment, and under which tier of the rule."""
+
+    source: Source
+    amount_minor: int
+    tier: Tier
+
+
+def tier_of(earmark: Earmark, target: Target) -> Tier | None:
+    """The tier in which a receipt with `earmark` may pay for `target`; None: it may not."""
+    if not earmark.is_set:
+        return Tier.UNEARMARKED
+    conditions = (
+        (earmark.agreement_id, {target.agreement_id}),
+        (earmark.domain, target.domains),
+        (earmark.region, target.regions),
+        (earmark.country, target.countries),
+    )
+    if any(wanted is not None and wanted not in allowed for wanted, allowed in conditions):
+        return None
+    return Tier.AGREEMENT if earmark.agreement_id is not None else Tier.EARMARK
+
+
+class EarmarkedFundsInsufficient(Conflict):
+    """The money the payment may use does not cover it (the rest is earmarked elsewhere)."""
+
+
+def allocate_amount(
+    sources: Iterable[Source], target: Target, amount_minor: int, currency: str
+) -> list[Share]:
+    """The shares of `sources` that pay `amount_minor` for `target`, by the rule above."""
+    if amount_minor <= 0:
+        raise ValueError(f"an allocation needs a positive amount, not {amount_minor}")
+    ranked = sorted(
+        (
+            (tier, source)
+            for source in sources
+            if source.remaining_minor > 0 and (tier := tier_of(source.earmark, target))
+        ),
+        key=lambda pair: (_SPENDING_ORDER[pair[0]], pair[1].received_at, str(pair[1].receipt_id)),
+    )
+    eligible = sum(source.remaining_minor for _, source in ranked)
+    if eligible < amount_minor:
+        raise EarmarkedFundsInsufficient(
+            f"the receipts that may pay for agreement {target.agreement_id} have "
+            f"{money.from_minor_units(eligible, currency)} {currency} unallocated, less than the "
+            f"{money.from_minor_units(amount_minor, currency)} {currency} asked; the fund's "
+            f"other money is earmarked elsewhere (allocation rule: {RULE})"
+        )
+    shares: list[Share] = []
+    left = amount_minor
+    for tier, source in ranked:
+        if left == 0:
+            break
+        taken = min(left, source.remaining_minor)
+        shares.append(Share(source, taken, tier))
+        left -= taken
+    return shares
+
+
+class Allocation(FundingTable, table=True):
+    """A part of one receipt that paid for one tranche (a disbursement)."""
+
+    __tablename__ = "fund_allocations"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="allocation_amount_positive"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="funds.id", index=True)
+    tranche_id: uuid.UUID = Field(index=True)
+    agreement_id: uuid.UUID = Field(index=True)
+    receipt_id: uuid.UUID = Field(index=True)
+    pledge_id: uuid.UUID = Field(index=True)
+    donor_id: uuid.UUID | None = Field(default=None, index=True)
+    amount_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3, description="the fund's currency")
+    tier: Tier
+    allocated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+_append_only("fund_allocations")
+
+
+async def receipt_sources(session: AsyncSession, fund_id: uuid.UUID, currency: str) -> list[Source]:
+    """Every receipt of the fund with its unallocated money. The amounts come from the ledger:
+    what each receipt movement put in `available`, i.e. in the fund's currency, net of the fee,
+    and it is in the order the ledger recorded them that "oldest first" is meant."""
+    received = (
+        await session.exec(
+            select(
+                LedgerMovement.receipt_id,
+                LedgerMovement.pledge_id,
+                LedgerMovement.recorded_at,
+                func.sum(LedgerEntry.amount_minor),
+            )
+            .join(LedgerEntry, col(LedgerEntry.movement_id) == LedgerMovement.id)
+            .where(
+                LedgerMovement.fund_id == fund_id,
+                LedgerMovement.kind == MovementKind.RECEIPT,
+                LedgerEntry.account == Account.AVAILABLE,
+                LedgerEntry.side == Side.DEBIT,
+                LedgerEntry.currency == currency,
+            )
+            .group_by(
+                LedgerMovement.receipt_id, LedgerMovement.pledge_id, LedgerMovement.recorded_at
+            )
+        )
+    ).all()
+    allocated = dict(
+        (
+            await session.exec(
+                select(Allocation.receipt_id, func.sum(Allocation.amount_minor))
+                .where(Allocation.fund_id == fund_id)
+                .group_by(Allocation.receipt_id)
+            )
+        ).all()
+    )
+    pledge_ids = {pledge_id for _, pledge_id, _, _ in received}
+    pledges = {
+        pledge.id: pledge
+        for pledge in (
+            await session.exec(select(Pledge).where(col(Pledge.id).in_(pledge_ids)))
+        ).all()
+    }
+    return [
+        Source(
+            receipt_id=receipt_id,
+            pledge_id=pledge_id,
+            donor_id=pledges[pledge_id].donor_id,
+            received_at=recorded_at,
+            remaining_minor=int(net) - int(allocated.get(receipt_id, 0)),
+            earmark=earmark_of(pledges[pledge_id]),
+        )
+        for receipt_id, pledge_id, recorded_at, net in received
+    ]
+
+
+def earmark_of(pledge: Pledge) -> Earmark:
+    return Earmark()
+
+
+async def allocate(
+    session: AsyncSession,
+    *,
+    fund_id: uuid.UUID,
+    tranche_id: uuid.UUID,
+    agreement_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    domains: Iterable[str] = (),
+    regions: Iterable[str] = (),
+    countries: Iterable[str] = (),
+) -> list[Allocation]:
+    """Record which receipts pay `amount_minor` (in the fund's `currency`) for tranche
+    `tranche_id` of `agreement_id`, in the caller's transaction (the disbursement's), by the
+    rule in this module's docstring. Raises EarmarkedFundsInsufficient (409) when the money
+    the tranche may use does not cover it, and Conflict if the tranche was already allocated."""
+    await lock_fund(session, fund_id)
+    already = (
+        await session.exec(select(Allocation.id).where(Allocation.tranche_id == tranche_id))
+    ).first()
+    if already is not None:
+        raise Conflict(f"tranche {tranche_id} was already paid for: it cannot be paid twice")
+    target = Target(
+        agreement_id=agreement_id,
+        domains=frozenset(domains),
+        regions=frozenset(regions),
+        countries=frozenset(countries),
+    )
+    shares = allocate_amount(
+        await receipt_sources(session, fund_id, currency), target, amount_minor, currency
+    )
+    rows = [
+        Allocation(
+            fund_id=fund_id,
+            tranche_id=tranche_id,
+            agreement_id=agreement_id,
+            receipt_id=share.source.receipt_id,
+            pledge_id=share.source.pledge_id,
+            donor_id=share.source.donor_id,
+            amount_minor=share.amount_minor,
+            currency=currency,
+            tier=share.tier,
+        )
+        for share in shares
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
