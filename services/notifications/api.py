@@ -1,30 +1,59 @@
-"""Notifications HTTP routes: the feed of a city or a fund."""
+"""Notifications HTTP routes: the shared feeds of cities and funds; each caller's own
+notifications (paged, read or unread, live over Server-Sent Events) and preferences."""
 
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.domain import RecipientKind
-from services.notifications.models import FeedItem, FeedItemPublic, FeedPage
-from shared.auth import Principal, Role, allow
-from shared.errors import Forbidden
+from services.notifications.domain import (
+    Channel,
+    RecipientKind,
+    check_email,
+    check_event_types,
+    wants,
+)
+from services.notifications.handlers import NEW_NOTIFICATIONS, language_of
+from services.notifications.models import (
+    EventType,
+    FeedItem,
+    FeedItemPublic,
+    FeedPage,
+    MarkedRead,
+    Notification,
+    NotificationPage,
+    NotificationPublic,
+    Preference,
+    PreferencesPublic,
+    PreferencesUpdate,
+    ReadAll,
+    Subscription,
+    UnreadCount,
+)
+from services.notifications.notices import NOTICES
+from shared.auth import Caller, Principal, Role, allow
+from shared.db import READ_ONLY, utcnow
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.service import SessionDep
 
-router = APIRouter(tags=["feeds"])
+router = APIRouter(tags=["notifications"])
 
 FeedReader = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.FUND_ADMIN))]
 
 
-def _check_may_read(principal: Principal, kind: RecipientKind, recipient_id: uuid.UUID) -> None:
+def _check_may_read(principal: Principal, kind: str, recipient_id: uuid.UUID) -> None:
     """A city's feed is its officers' alone, a fund's its administrators' alone."""
-    if kind is RecipientKind.CITY and not principal.acts_for_city(recipient_id):
+    if kind == RecipientKind.CITY and not principal.acts_for_city(recipient_id):
         raise Forbidden(
             f"only an officer of city {recipient_id} may read its feed; "
             "your token does not act for that city"
         )
-    if kind is RecipientKind.FUND and not principal.administers_fund(recipient_id):
+    if kind == RecipientKind.FUND and not principal.administers_fund(recipient_id):
         raise Forbidden(
             f"only an administrator of fund {recipient_id} may read its feed; "
             "your token does not administer that fund"
@@ -34,13 +63,14 @@ def _check_may_read(principal: Principal, kind: RecipientKind, recipient_id: uui
 @router.get(
     "/feeds/{recipient_kind}/{recipient_id}",
     response_model=FeedPage,
+    tags=["feeds"],
     responses={
         401: {"description": "no valid bearer token"},
         403: {"description": "the caller is not an officer of the city / admin of the fund"},
     },
 )
 async def read_feed(
-    recipient_kind: RecipientKind,
+    recipient_kind: Literal["city", "fund"],
     recipient_id: uuid.UUID,
     session: SessionDep,
     principal: FeedReader,
@@ -49,9 +79,8 @@ async def read_feed(
         int | None, Query(ge=1, description="`next_before` of the previous page")
     ] = None,
 ) -> FeedPage:
-    """Newest first. An empty feed is an empty page: a recipient may simply have no news yet.
-    A city's feed is for the officers of that city, a fund's for the administrators of that
-    fund."""
+    """Newest first: the city's (or fund's) news shared by all its officers, in English. Each
+    person's own notifications, in their language, are at /me/notifications."""
     _check_may_read(principal, recipient_kind, recipient_id)
     query = select(FeedItem).where(
         FeedItem.recipient_kind == recipient_kind, FeedItem.recipient_id == recipient_id
@@ -64,3 +93,208 @@ async def read_feed(
         items=[FeedItemPublic.model_validate(item) for item in page],
         next_before=page[-1].seq if len(items) > limit else None,
     )
+
+
+@router.get("/event-types", response_model=list[EventType])
+async def event_types(_caller: Caller) -> list[EventType]:
+    """What one can subscribe to: every event type notifications tells, whom it reaches, and
+    whether it is emailed by default."""
+    return [
+        EventType(
+            type=notice.spec.type,
+            summary=notice.spec.summary,
+            audiences=sorted({a.kind for a in notice.audiences(notice.spec.example)}),
+            email_by_default=notice.email_by_default,
+        )
+        for notice in NOTICES.values()
+    ]
+
+
+async def _preferences_public(
+    session: AsyncSession, subject: str, row: Preference | None
+) -> PreferencesPublic:
+    chosen = row.subscriptions if row else {}
+    return PreferencesPublic(
+        email=row.email if row else None,
+        language=await language_of(session, subject, row.language if row else None),
+        language_chosen=bool(row and row.language),
+        digest=row.digest if row else PreferencesUpdate().digest,
+        subscriptions={
+            event_type: Subscription(
+                in_app=wants(chosen, event_type, Channel.IN_APP, notice.email_by_default),
+                email=wants(chosen, event_type, Channel.EMAIL, notice.email_by_default),
+            )
+            for event_type, notice in NOTICES.items()
+        },
+    )
+
+
+@router.get("/me/preferences", response_model=PreferencesPublic)
+async def read_preferences(session: SessionDep, caller: Caller) -> PreferencesPublic:
+    """Your choices, with the defaults filled in: what you receive, where, in which language."""
+    row = await session.get(Preference, caller.subject)
+    return await _preferences_public(session, caller.subject, row)
+
+
+@router.put(
+    "/me/preferences",
+    response_model=PreferencesPublic,
+    responses={422: {"description": "an unknown event type or channel, or not an address"}},
+)
+async def write_preferences(
+    body: PreferencesUpdate, session: SessionDep, caller: Caller
+) -> PreferencesPublic:
+    """Replaces your preferences (a PUT: repeating it changes nothing more). Subscriptions name
+    event types from GET /event-types and say per channel true or false; those not named keep
+    their default. Without an email address, nothing is emailed."""
+    check_event_types(body.subscriptions, list(NOTICES))
+    row = Preference(
+        subject=caller.subject,
+        email=check_email(body.email) if body.email is not None else None,
+        language=body.language,
+        digest=body.digest,
+        subscriptions={
+            event_type: choice.model_dump(exclude_none=True)
+            for event_type, choice in body.subscriptions.items()
+        },
+        updated_at=utcnow(),
+    )
+    row = await session.merge(row)
+    await session.commit()
+    return await _preferences_public(session, caller.subject, row)
+
+
+def _mine(subject: str) -> ColumnElement[bool]:
+    return col(Notification.subject) == subject
+
+
+async def _unread(session: AsyncSession, subject: str) -> int:
+    query = select(func.count()).where(_mine(subject), col(Notification.read_at).is_(None))
+    return (await session.exec(query)).one()
+
+
+@router.get("/me/notifications", response_model=NotificationPage)
+async def my_notifications(
+    session: SessionDep,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[
+        int | None, Query(ge=1, description="`next_before` of the previous page")
+    ] = None,
+    unread_only: bool = False,
+) -> NotificationPage:
+    """Your notifications, newest first, in your language, with how many are unread. For live
+    updates, open /me/notifications/stream."""
+    query = select(Notification).where(_mine(caller.subject))
+    if before is not None:
+        query = query.where(col(Notification.seq) < before)
+    if unread_only:
+        query = query.where(col(Notification.read_at).is_(None))
+    rows = (await session.exec(query.order_by(col(Notification.seq).desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return NotificationPage(
+        items=[NotificationPublic.of(row) for row in page],
+        next_before=page[-1].seq if len(rows) > limit else None,
+        unread_count=await _unread(session, caller.subject),
+    )
+
+
+@router.get("/me/notifications/unread-count", response_model=UnreadCount)
+async def unread_count(session: SessionDep, caller: Caller) -> UnreadCount:
+    return UnreadCount(unread_count=await _unread(session, caller.subject))
+
+
+async def _mark_read(
+    session: AsyncSession, subject: str, *conditions: ColumnElement[bool]
+) -> MarkedRead:
+    marked = await session.exec(
+        update(Notification)
+        .where(_mine(subject), col(Notification.read_at).is_(None), *conditions)
+        .values(read_at=utcnow())
+    )
+    await session.commit()
+    return MarkedRead(marked=marked.rowcount, unread_count=await _unread(session, subject))
+
+
+@router.post(
+    "/me/notifications/{seq}/read",
+    response_model=MarkedRead,
+    responses={404: {"description": "you have no notification with this seq"}},
+)
+async def mark_one_read(seq: int, session: SessionDep, caller: Caller) -> MarkedRead:
+    """Idempotent: marking a read notification again changes nothing (marked: 0)."""
+    row = await session.get(Notification, seq)
+    if row is None or row.subject != caller.subject:
+        raise NotFound(f"you have no notification {seq}")
+    return await _mark_read(session, caller.subject, col(Notification.seq) == seq)
+
+
+@router.post("/me/notifications/read", response_model=MarkedRead)
+async def mark_all_read(
+    session: SessionDep, caller: Caller, body: Annotated[ReadAll | None, Body()] = None
+) -> MarkedRead:
+    """Marks all your notifications read (or those up to `up_to`); idempotent."""
+    up_to = body.up_to if body else None
+    conditions = [col(Notification.seq) <= up_to] if up_to is not None else []
+    return await _mark_read(session, caller.subject, *conditions)
+
+
+class NotAnEventStreamRequest(DomainError):
+    status_code = 406
+
+
+def _accepts_event_stream(accept: Annotated[str, Header()] = "") -> None:
+    # The stream never ends by itself: a client that does not read events (a plain GET) gets
+    # told so instead of hanging. Browsers' EventSource always sends this header.
+    if "text/event-stream" not in accept:
+        raise NotAnEventStreamRequest(
+            "this is a Server-Sent Events stream: send Accept: text/event-stream "
+            "(an EventSource does); for a page of notifications, GET /me/notifications"
+        )
+
+
+@router.get(
+    "/me/notifications/stream",
+    response_class=EventSourceResponse,
+    dependencies=[Depends(_accepts_event_stream)],
+    responses={406: {"description": "the request does not accept text/event-stream"}},
+)
+async def notification_stream(
+    request: Request,
+    caller: Caller,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, description="set by EventSource on reconnection: resume after it"),
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="first connection: the newest seq already shown")
+    ] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Your new notifications as they arrive: events named `notification`, each with its seq as
+    id and a NotificationPublic as data. Reconnecting with Last-Event-ID (EventSource does it by
+    itself) resumes after the last one received, missing none; without it, the stream starts
+    after `after`, or from now."""
+    runtime = request.app.state.runtime
+    poll = runtime.settings.stream_poll_seconds
+    cursor = last_event_id if last_event_id is not None else after
+    while True:
+        async with runtime.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
+            if cursor is None:
+                newest = select(func.max(Notification.seq)).where(_mine(caller.subject))
+                cursor = (await session.exec(newest)).one() or 0
+            rows = (
+                await session.exec(
+                    select(Notification)
+                    .where(_mine(caller.subject), col(Notification.seq) > cursor)
+                    .order_by(col(Notification.seq))
+                    .limit(100)
+                )
+            ).all()
+        for row in rows:
+            yield ServerSentEvent(
+                event="notification", id=str(row.seq), data=NotificationPublic.of(row)
+            )
+            cursor = row.seq
+        if not rows:
+            await NEW_NOTIFICATIONS.wait(poll)

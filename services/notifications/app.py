@@ -1,8 +1,10 @@
-"""The notifications service: turns what the other services publish into news for the cities and
-funds concerned (in-app feeds now; email and signed webhooks come with its own issue)."""
+"""The notifications service: turns what the other services publish into news for the people
+and systems concerned: shared feeds of cities and funds, each recipient's in-app notifications
+(live over Server-Sent Events), and email, one per event or in daily or weekly digests."""
 
 from services.notifications.api import router
 from services.notifications.handlers import HANDLERS
+from services.notifications.mailer import digest_regularly, send_regularly
 from services.notifications.models import NotificationsTable
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceDefinition
@@ -10,10 +12,12 @@ from shared.service import ServiceDefinition
 DEFINITION = ServiceDefinition(
     name="notifications",
     title="city-exchange notifications",
-    description="Feeds for cities and funds. Consumes registry, matching and funding events.",
+    description="Feeds, in-app notifications and email for the officials of cities, funds and "
+    "networks and for donor systems. Consumes registry, matching and funding events.",
     metadata=NotificationsTable.metadata,
     router=router,
     settings=NotificationsSettings,
     produces=(),
     handlers=HANDLERS,
+    background=(send_regularly, digest_regularly),
 )

@@ -1,21 +1,19 @@
-"""Who hears of what, and in what words: pure functions from an event's payload to feed entries."""
+"""Who hears of what, and how: pure rules, no I/O.
 
+An event reaches *audiences* (a city, a fund, a donor, a network, the platform); the people and
+machine clients holding a role scoped to an audience are its recipients; each recipient's
+preferences say on which channel they hear of each event type. What each event type says, and
+to which audiences, is one row of the table in `notices.py`."""
+
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
-from shared.contracts.funding import ContributionPledged, FundCreated
-from shared.contracts.matching import AgreementAccepted, AgreementProposed, AgreementTransition
-from shared.contracts.registry import CityRegistered, CityVerified
-from shared.contracts.registry.conflict import ConflictProfileAssessed
-from shared.contracts.registry.needs_offers import (
-    NeedPublished,
-    NeedWithdrawn,
-    OfferPublished,
-    OfferWithdrawn,
-)
-from shared.contracts.registry.networks import NetworkMembershipChanged
+from shared.errors import DomainError
 
 
 class RecipientKind(StrEnum):
@@ -23,161 +21,138 @@ class RecipientKind(StrEnum):
     FUND = "fund"
     DONOR = "donor"
     NETWORK = "network"
+    PLATFORM = "platform"
 
 
-@dataclass(frozen=True)
-class FeedEntry:
-    recipient_kind: RecipientKind
-    recipient_id: UUID
-    title: str
-    body: str
+# The platform is one audience of its own; an Audience still carries a UUID so that every
+# audience has the same shape for the webhooks' endpoint lookup.
+THE_PLATFORM = UUID(int=0)
 
 
-def _name(names: Mapping[UUID, str], city_id: UUID) -> str:
-    # Events of different topics can arrive in any order; a name not yet known is not worth
-    # delaying the notification for.
-    return names.get(city_id, "a partner city")
+@dataclass(frozen=True, order=True)
+class Audience:
+    kind: RecipientKind
+    id: UUID
 
 
-def city_registered(p: CityRegistered) -> list[FeedEntry]:
-    return [
-        FeedEntry(
-            RecipientKind.CITY,
-            p.city_id,
-            f"Welcome, {p.name}",
-            f"{p.name} ({p.country_code}) is registered with the city-to-city exchange programme.",
-        )
-    ]
-
-
-def agreement_proposed(p: AgreementProposed, names: Mapping[UUID, str]) -> list[FeedEntry]:
-    proposer = _name(names, p.proposed_by_city_id)
-    return [
-        FeedEntry(
-            RecipientKind.CITY,
-            party,
-            f"Agreement proposed: {p.title}",
-            f"{proposer} proposed a {p.kind} agreement"
-            + ("." if party == p.proposed_by_city_id else "; your city is invited to accept it."),
-        )
-        for party in p.party_city_ids
-    ]
-
-
-def agreement_accepted(p: AgreementAccepted, names: Mapping[UUID, str]) -> list[FeedEntry]:
-    outcome = " Every party has now accepted." if p.all_parties_accepted else ""
-    return [
-        FeedEntry(
-            RecipientKind.CITY,
-            party,
-            f"Agreement accepted: {p.title}",
-            f"{_name(names, p.city_id)} accepted the agreement.{outcome}",
-        )
-        for party in p.party_city_ids
-    ]
-
-
-def fund_created(p: FundCreated) -> list[FeedEntry]:
-    return [
-        FeedEntry(
-            RecipientKind.FUND,
-            p.fund_id,
-            f"Fund created: {p.name}",
-            f"{p.name} is open for pledges in {p.currency}.",
-        )
-    ]
-
-
-def contribution_pledged(p: ContributionPledged) -> list[FeedEntry]:
-    return [
-        FeedEntry(
-            RecipientKind.FUND,
-            p.fund_id,
-            f"New pledge from {p.donor_name}",
-            f"{p.donor_name} ({p.donor_kind}) pledged {p.amount} {p.currency}.",
-        )
-    ]
-
-
-def _city_news(city_id: UUID, title: str, body: str) -> list[FeedEntry]:
-    return [FeedEntry(RecipientKind.CITY, city_id, title, body)]
-
-
-def city_verified(p: CityVerified) -> list[FeedEntry]:
-    return _city_news(
-        p.city_id,
-        "Your city is verified",
-        "A platform administrator verified your city's registration.",
-    )
-
-
-def item_published(kind: str, p: NeedPublished | OfferPublished) -> list[FeedEntry]:
-    """`kind` is "need" or "offer": the two read alike to the city that published them."""
-    return _city_news(
-        p.city_id,
-        f"{kind.capitalize()} published: {p.title}",
-        f"Your city published a {kind} in {p.domain}, open until {p.period_end.isoformat()}.",
-    )
-
-
-def item_withdrawn(kind: str, p: NeedWithdrawn | OfferWithdrawn) -> list[FeedEntry]:
-    return _city_news(
-        p.city_id, f"{kind.capitalize()} withdrawn: {p.title}", f"Your city withdrew this {kind}."
-    )
-
-
-_MEMBERSHIP_NEWS = {
-    "joined": "Your city joined {network}.",
-    "left": "Your city left {network}; any mandate it held ended.",
-    "mandate_granted": "Your city mandated {network} to act for it.",
-    "mandate_withdrawn": "Your city withdrew its mandate from {network}.",
+# Which role makes its holder part of which kind of audience.
+ROLE_AUDIENCE = {
+    "city_officer": RecipientKind.CITY,
+    "fund_admin": RecipientKind.FUND,
+    "donor": RecipientKind.DONOR,
+    "network_officer": RecipientKind.NETWORK,
+    "platform_admin": RecipientKind.PLATFORM,
 }
 
 
-def membership_changed(p: NetworkMembershipChanged, network: str) -> list[FeedEntry]:
-    return _city_news(
-        p.city_id, f"Network: {network}", _MEMBERSHIP_NEWS[p.change].format(network=network)
-    )
+def audience_of_role(role: str, scope: str | None) -> Audience | None:
+    """The audience a role grant makes its holder part of; None for a role or scope this
+    service does not know (a newer role, a malformed scope), which then reaches no one."""
+    kind = ROLE_AUDIENCE.get(role)
+    if kind is None:
+        return None
+    if kind is RecipientKind.PLATFORM:
+        return Audience(kind, THE_PLATFORM)
+    try:
+        return Audience(kind, UUID(scope or ""))
+    except ValueError:
+        return None
 
 
-# The report's words for the phases of a conflict.
-_PHASES = {
-    None: "no conflict",
-    "pre_conflict": "low violence before a conflict",
-    "active": "high and fluctuating violence",
-    "post_conflict": "post-conflict reconstruction",
-}
+class Channel(StrEnum):
+    IN_APP = "in_app"
+    EMAIL = "email"
 
 
-def conflict_assessed(p: ConflictProfileAssessed) -> list[FeedEntry]:
-    # Read only by the city's own officers (feeds are per city): they may see their profile.
-    phase = _PHASES[p.phase]
-    verdict = (
-        "the preconditions for city diplomacy hold"
-        if p.preconditions_hold
-        else "not every precondition for city diplomacy holds yet"
-    )
-    return _city_news(p.city_id, "Conflict profile assessed", f"Phase: {phase}; {verdict}.")
+Language = Literal["en", "fr", "es"]
+LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
+FALLBACK_LANGUAGE: Language = "en"
 
 
-# What each change of an agreement's status says to its parties; {by} is who made it.
-_TRANSITIONS = {
-    "active": "{by} activated the agreement: the work can start",
-    "suspended": "{by} suspended the agreement",
-    "concluded": "{by} concluded the agreement, its work completed",
-    "terminated": "{by} ended the agreement",
-    "rejected": "{by} rejected the proposal",
-    "expired": "The proposal expired before every party accepted it",
-}
+def default_language(city_languages: list[list[str]]) -> Language:
+    """A city officer reads first in their city's first official language we have templates
+    for; everyone else (or a city speaking none of them) in English."""
+    for languages in city_languages:
+        for code in languages:
+            if code in LANGUAGES:
+                return code  # type: ignore[return-value]
+    return FALLBACK_LANGUAGE
 
 
-def agreement_changed(p: AgreementTransition, names: Mapping[UUID, str]) -> list[FeedEntry]:
-    """Every party hears of every change, with who made it and why."""
-    resumed = p.previous_status == "suspended" and p.status == "active"
-    what = "{by} resumed the agreement" if resumed else _TRANSITIONS[p.status]
-    by = _name(names, p.by_city_id) if p.by_city_id else "A party"
-    body = what.format(by=by) + (f": {p.reason}" if p.reason else ".")
-    return [
-        FeedEntry(RecipientKind.CITY, party, f"Agreement {p.status}: {p.title}", body)
-        for party in p.party_city_ids
-    ]
+class Digest(StrEnum):
+    IMMEDIATE = "immediate"  # one email per event
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+def digest_period(digest: Digest, at: datetime) -> tuple[datetime, datetime]:
+    """The period (UTC day, or ISO week from Monday) that `at` falls in: [start, end)."""
+    day = datetime(at.year, at.month, at.day, tzinfo=UTC)
+    if digest is Digest.DAILY:
+        return day, day + timedelta(days=1)
+    if digest is Digest.WEEKLY:
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=7)
+    raise ValueError("an immediate delivery has no digest period")
+
+
+# Subscriptions: per event type, per channel, on (True) or off (False); absent means the default.
+Subscriptions = Mapping[str, Mapping[str, bool]]
+
+
+class UnknownEventType(DomainError):
+    pass
+
+
+def check_event_types(subscriptions: Subscriptions, known: list[str]) -> None:
+    unknown = sorted(set(subscriptions) - set(known))
+    if unknown:
+        raise UnknownEventType(
+            f"unknown event type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"the types one can subscribe to are: {', '.join(sorted(known))} "
+            "(GET /event-types lists them)"
+        )
+
+
+def wants(
+    subscriptions: Subscriptions, event_type: str, channel: Channel, email_by_default: bool
+) -> bool:
+    """Whether a recipient hears of `event_type` on `channel`. By default everything reaching
+    one's audiences shows in the app; email is on for what others did, off for the echo of one's
+    own city's actions (a need it published), unless the recipient chose otherwise."""
+    chosen = subscriptions.get(event_type, {}).get(channel)
+    if chosen is not None:
+        return chosen
+    return channel is Channel.IN_APP or email_by_default
+
+
+# Deliberately simple: the address is checked by sending to it, not by a regular expression.
+# What matters here is one address, without spaces or line breaks (header injection).
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidEmail(DomainError):
+    pass
+
+
+def check_email(address: str) -> str:
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise InvalidEmail(
+            f"{address!r} is not an email address: give one address like name@example.org"
+        )
+    return address
+
+
+def message_id(delivery_id: UUID, domain: str) -> str:
+    """Derived from the delivery, so a message sent twice (a crash between sending and
+    recording) carries the same Message-ID and the receiver can drop the copy."""
+    return f"<{delivery_id}@{domain}>"
+
+
+def retry_delay(attempts: int, first: float, most: float) -> timedelta:
+    """Exponential backoff after `attempts` failed tries: first, twice that, ... capped at most."""
+    return timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
+
+
+# What a template may read: plain values only, never an object it could walk into.
+View = dict[str, Any]

@@ -1,152 +1,286 @@
-"""What notifications does with the events it consumes: the one table of event type -> handler."""
+"""What notifications does with the events it consumes.
 
-from collections.abc import Iterable
+Every event type of the NOTICES table (notices.py) is told to its audiences, in the one
+transaction of the inbox: the shared feeds of the cities and funds concerned, then for each
+person or donor system holding a role in those audiences, an in-app notification and an email
+delivery row as their preferences say. A few registry events also (or only) feed the read models
+this needs: names, languages, and who holds which role."""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel
+from sqlalchemy import and_, event, or_, update
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications import domain
-from services.notifications.models import CityName, FeedItem, NetworkName
+from services.notifications.domain import (
+    FALLBACK_LANGUAGE,
+    ROLE_AUDIENCE,
+    Audience,
+    Channel,
+    Digest,
+    Language,
+    RecipientKind,
+    audience_of_role,
+    default_language,
+    wants,
+)
+from services.notifications.models import (
+    CityLanguages,
+    CityName,
+    Delivery,
+    DeliveryStatus,
+    FeedItem,
+    NetworkName,
+    Notification,
+    Preference,
+    RoleHolder,
+)
+from services.notifications.notices import NOTICES, Names, notice_specs
+from services.notifications.rendering import render
+from services.notifications.webhooks.dispatch import enqueue as enqueue_webhooks
+from shared.auth import REVOCATION_HANDLERS
 from shared.contracts import EventSpec
-from shared.contracts.funding import (
-    CONTRIBUTION_PLEDGED,
-    FUND_CREATED,
-    ContributionPledged,
-    FundCreated,
+from shared.contracts.registry import (
+    CITY_REGISTERED,
+    CREDENTIALS_REVOKED,
+    ROLE_GRANTED,
+    ROLE_REVOKED,
+    CityRegistered,
+    CredentialsRevoked,
+    RoleGranted,
+    RoleRevoked,
 )
-from shared.contracts.matching import (
-    AGREEMENT_ACCEPTED,
-    AGREEMENT_PROPOSED,
-    AGREEMENT_TRANSITIONS,
-    AgreementAccepted,
-    AgreementProposed,
-    AgreementTransition,
-)
-from shared.contracts.registry import CITY_REGISTERED, CITY_VERIFIED, CityRegistered, CityVerified
-from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED, ConflictProfileAssessed
-from shared.contracts.registry.needs_offers import (
-    NEED_PUBLISHED,
-    NEED_WITHDRAWN,
-    OFFER_PUBLISHED,
-    OFFER_WITHDRAWN,
-    NeedPublished,
-    NeedWithdrawn,
-    OfferPublished,
-    OfferWithdrawn,
-)
-from shared.contracts.registry.networks import (
-    NETWORK_MEMBERSHIP_CHANGED,
-    NETWORK_REGISTERED,
-    NetworkMembershipChanged,
-    NetworkRegistered,
-)
+from shared.contracts.registry.cities import CITY_UPDATED, CityUpdated
+from shared.contracts.registry.networks import NETWORK_REGISTERED, NetworkRegistered
 from shared.events import Event
 from shared.inbox import Handler
 
 
-def _add_items(session: AsyncSession, event: Event, entries: Iterable[domain.FeedEntry]) -> None:
-    for entry in entries:
-        session.add(
-            FeedItem(
-                recipient_kind=entry.recipient_kind,
-                recipient_id=entry.recipient_id,
-                event_id=event.id,
-                event_type=event.type,
-                title=entry.title,
-                body=entry.body,
-                occurred_at=event.time,
+class NewNotifications:
+    """Wakes the Server-Sent Event streams of this process when a transaction that wrote
+    notifications commits (streams also look every few seconds, for other instances' writes)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        """Until the next commit that wrote notifications, or `seconds` at most."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+
+NEW_NOTIFICATIONS = NewNotifications()
+_WROTE_NOTIFICATIONS = "notifications_wrote_in_app"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_streams(session: Session) -> None:
+    if session.info.pop(_WROTE_NOTIFICATIONS, False):
+        NEW_NOTIFICATIONS.fire()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop(_WROTE_NOTIFICATIONS, None)
+
+
+def _mentioned_ids(payload: BaseModel) -> set[UUID]:
+    ids: set[UUID] = set()
+    for value in payload.__dict__.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UUID):
+                ids.add(item)
+    return ids
+
+
+async def _names(session: AsyncSession, payload: BaseModel) -> Names:
+    ids = list(_mentioned_ids(payload))
+    cities = (await session.exec(select(CityName).where(col(CityName.id).in_(ids)))).all()
+    networks = (await session.exec(select(NetworkName).where(col(NetworkName.id).in_(ids)))).all()
+    return Names({c.id: c.name for c in cities}, {n.id: n.name for n in networks})
+
+
+async def recipients(session: AsyncSession, audiences: Iterable[Audience]) -> dict[str, Audience]:
+    """Subject -> the (first) audience through which it hears of the event: one notification
+    per subject, even for an officer of two of the parties."""
+    wanted = sorted(audiences)
+    roles = {kind: role for role, kind in ROLE_AUDIENCE.items()}
+    conditions = [
+        and_(
+            RoleHolder.role == roles[a.kind],
+            col(RoleHolder.scope).is_(None)
+            if a.kind is RecipientKind.PLATFORM
+            else RoleHolder.scope == str(a.id),
+        )
+        for a in wanted
+    ]
+    if not conditions:
+        return {}
+    holders = (
+        await session.exec(select(RoleHolder).where(~col(RoleHolder.revoked), or_(*conditions)))
+    ).all()
+    found: dict[str, Audience] = {}
+    for audience in wanted:
+        for holder in holders:
+            if audience_of_role(holder.role, holder.scope) == audience:
+                found.setdefault(holder.subject, audience)
+    return found
+
+
+async def language_of(session: AsyncSession, subject: str, chosen: str | None) -> Language:
+    """The language chosen, else the first of the subject's cities' languages we write in."""
+    if chosen:
+        return chosen  # type: ignore[return-value]
+    cities = (
+        await session.exec(
+            select(RoleHolder.scope).where(
+                RoleHolder.subject == subject,
+                RoleHolder.role == "city_officer",
+                ~col(RoleHolder.revoked),
             )
         )
+    ).all()
+    if not cities:
+        return FALLBACK_LANGUAGE
+    rows = (
+        await session.exec(
+            select(CityLanguages).where(
+                col(CityLanguages.city_id).in_([UUID(c) for c in cities if c])
+            )
+        )
+    ).all()
+    return default_language([row.languages for row in sorted(rows, key=lambda r: str(r.city_id))])
 
 
-async def _city_names(session: AsyncSession, ids: Iterable[UUID]) -> dict[UUID, str]:
-    rows = (await session.exec(select(CityName).where(col(CityName.id).in_(list(ids))))).all()
-    return {row.id: row.name for row in rows}
+async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> None:
+    notice = NOTICES[event_.type]
+    audiences = notice.audiences(payload)
+    names = await _names(session, payload)
+    for audience in sorted(audiences):
+        if audience.kind in (RecipientKind.CITY, RecipientKind.FUND):
+            shared = render(notice, FALLBACK_LANGUAGE, notice.view(payload, names, audience))
+            session.add(
+                FeedItem(
+                    recipient_kind=audience.kind,
+                    recipient_id=audience.id,
+                    event_id=event_.id,
+                    event_type=event_.type,
+                    title=shared.subject,
+                    body=shared.text,
+                    occurred_at=event_.time,
+                )
+            )
+    holders = await recipients(session, audiences)
+    preferences = {
+        p.subject: p
+        for p in (
+            await session.exec(select(Preference).where(col(Preference.subject).in_(holders)))
+        ).all()
+    }
+    for subject, audience in holders.items():
+        preference = preferences.get(subject)
+        chosen = preference.subscriptions if preference else {}
+        view = notice.view(payload, names, audience)
+        if wants(chosen, event_.type, Channel.IN_APP, notice.email_by_default):
+            language = await language_of(
+                session, subject, preference.language if preference else None
+            )
+            rendered = render(notice, language, view)
+            session.add(
+                Notification(
+                    subject=subject,
+                    event_id=event_.id,
+                    event_type=event_.type,
+                    title=rendered.subject,
+                    body=rendered.text,
+                    occurred_at=event_.time,
+                )
+            )
+            session.info[_WROTE_NOTIFICATIONS] = True
+        if (
+            preference
+            and preference.email
+            and wants(chosen, event_.type, Channel.EMAIL, notice.email_by_default)
+        ):
+            digest = preference.digest is not Digest.IMMEDIATE
+            session.add(
+                Delivery(
+                    event_id=event_.id,
+                    recipient=subject,
+                    channel=Channel.EMAIL,
+                    event_type=event_.type,
+                    view=view,
+                    occurred_at=event_.time,
+                    status=DeliveryStatus.HELD if digest else DeliveryStatus.PENDING,
+                )
+            )
+    await enqueue_webhooks(session, event_, audiences)
 
 
-async def on_city_registered(session: AsyncSession, event: Event, p: CityRegistered) -> None:
+async def _city_registered(session: AsyncSession, p: CityRegistered) -> None:
     await session.merge(CityName(id=p.city_id, name=p.name))
-    _add_items(session, event, domain.city_registered(p))
+    await session.merge(CityLanguages(city_id=p.city_id, languages=p.official_languages))
 
 
-async def on_agreement_proposed(session: AsyncSession, event: Event, p: AgreementProposed) -> None:
-    names = await _city_names(session, p.party_city_ids)
-    _add_items(session, event, domain.agreement_proposed(p, names))
+async def _city_updated(session: AsyncSession, p: CityUpdated) -> None:
+    if p.official_languages is not None:
+        await session.merge(CityLanguages(city_id=p.city_id, languages=p.official_languages))
 
 
-async def on_agreement_accepted(session: AsyncSession, event: Event, p: AgreementAccepted) -> None:
-    names = await _city_names(session, [p.city_id])
-    _add_items(session, event, domain.agreement_accepted(p, names))
-
-
-async def on_fund_created(session: AsyncSession, event: Event, p: FundCreated) -> None:
-    _add_items(session, event, domain.fund_created(p))
-
-
-async def on_contribution_pledged(
-    session: AsyncSession, event: Event, p: ContributionPledged
-) -> None:
-    _add_items(session, event, domain.contribution_pledged(p))
-
-
-async def on_city_verified(session: AsyncSession, event: Event, p: CityVerified) -> None:
-    _add_items(session, event, domain.city_verified(p))
-
-
-def _on_published(kind: str) -> Handler:
-    async def handle(
-        session: AsyncSession, event: Event, p: NeedPublished | OfferPublished
-    ) -> None:
-        _add_items(session, event, domain.item_published(kind, p))
-
-    return handle
-
-
-def _on_withdrawn(kind: str) -> Handler:
-    async def handle(
-        session: AsyncSession, event: Event, p: NeedWithdrawn | OfferWithdrawn
-    ) -> None:
-        _add_items(session, event, domain.item_withdrawn(kind, p))
-
-    return handle
-
-
-async def on_network_registered(session: AsyncSession, _event: Event, p: NetworkRegistered) -> None:
+async def _network_registered(session: AsyncSession, p: NetworkRegistered) -> None:
     await session.merge(NetworkName(id=p.network_id, name=p.acronym or p.name))
 
 
-async def on_membership_changed(
-    session: AsyncSession, event: Event, p: NetworkMembershipChanged
-) -> None:
-    known = await session.get(NetworkName, p.network_id)
-    _add_items(session, event, domain.membership_changed(p, known.name if known else "a network"))
+async def _role_granted(session: AsyncSession, p: RoleGranted) -> None:
+    # A revocation that arrived first has already written the row, revoked: it stays so.
+    if await session.get(RoleHolder, p.grant_id) is None:
+        session.add(RoleHolder(grant_id=p.grant_id, subject=p.subject, role=p.role, scope=p.scope))
 
 
-async def on_conflict_assessed(
-    session: AsyncSession, event: Event, p: ConflictProfileAssessed
-) -> None:
-    _add_items(session, event, domain.conflict_assessed(p))
+async def _role_revoked(session: AsyncSession, p: RoleRevoked) -> None:
+    await session.merge(
+        RoleHolder(grant_id=p.grant_id, subject=p.subject, role=p.role, scope=p.scope, revoked=True)
+    )
 
 
-async def on_agreement_changed(session: AsyncSession, event: Event, p: AgreementTransition) -> None:
-    names = await _city_names(session, [p.by_city_id] if p.by_city_id else [])
-    _add_items(session, event, domain.agreement_changed(p, names))
+async def _credentials_revoked(session: AsyncSession, p: CredentialsRevoked) -> None:
+    # A deactivated account or a revoked client hears of nothing more.
+    await session.exec(
+        update(RoleHolder).where(col(RoleHolder.subject) == p.subject).values(revoked=True)
+    )
 
 
-HANDLERS: dict[EventSpec, Handler] = {
-    **{spec: on_agreement_changed for spec in AGREEMENT_TRANSITIONS},
-    CITY_VERIFIED: on_city_verified,
-    NEED_PUBLISHED: _on_published("need"),
-    NEED_WITHDRAWN: _on_withdrawn("need"),
-    OFFER_PUBLISHED: _on_published("offer"),
-    OFFER_WITHDRAWN: _on_withdrawn("offer"),
-    NETWORK_REGISTERED: on_network_registered,
-    NETWORK_MEMBERSHIP_CHANGED: on_membership_changed,
-    CONFLICT_PROFILE_ASSESSED: on_conflict_assessed,
-    CITY_REGISTERED: on_city_registered,
-    AGREEMENT_PROPOSED: on_agreement_proposed,
-    AGREEMENT_ACCEPTED: on_agreement_accepted,
-    FUND_CREATED: on_fund_created,
-    CONTRIBUTION_PLEDGED: on_contribution_pledged,
+# Read models fed before the event is told (a city's name, for its own welcome).
+_READ_MODELS: dict[EventSpec, Callable[[AsyncSession, Any], Awaitable[None]]] = {
+    CITY_REGISTERED: _city_registered,
+    CITY_UPDATED: _city_updated,
+    NETWORK_REGISTERED: _network_registered,
+    ROLE_GRANTED: _role_granted,
+    ROLE_REVOKED: _role_revoked,
+    CREDENTIALS_REVOKED: _credentials_revoked,
 }
+
+
+async def handle(session: AsyncSession, event_: Event, payload: Any) -> None:
+    spec = next((s for s in _READ_MODELS if s.type == event_.type), None)
+    if spec is not None:
+        # Every service records revocations for its token checks; this handler replaces that
+        # one for these types, so it runs it too.
+        if spec in REVOCATION_HANDLERS:
+            await REVOCATION_HANDLERS[spec](session, event_, payload)
+        await _READ_MODELS[spec](session, payload)
+    if event_.type in NOTICES:
+        await notify(session, event_, payload)
+
+
+HANDLERS: dict[EventSpec, Handler] = {spec: handle for spec in [*_READ_MODELS, *notice_specs()]}

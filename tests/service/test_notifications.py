@@ -275,8 +275,8 @@ async def test_a_city_hears_of_its_registry_life(
             "Your city published a need in cross-border-cooperation, open until 2027-12-31.",
         ),
         ("NeedWithdrawn", "Your city withdrew this need."),
-        ("NetworkMembershipChanged", "Your city joined ALDA."),
-        ("NetworkMembershipChanged", "Your city mandated ALDA to act for it."),
+        ("NetworkMembershipChanged", "Kutaisi joined ALDA."),
+        ("NetworkMembershipChanged", "Kutaisi mandated ALDA to act for it."),
         (
             "ConflictProfileAssessed",
             "Phase: low violence before a conflict; the preconditions for city diplomacy hold.",
