@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.matching import domain, partners, suggestions
+from services.matching import domain, partners, programme_api, suggestions
 from services.matching.models import (
     AcceptanceCreate,
     Agreement,
@@ -661,3 +661,6 @@ async def suggest_partners(
         )
         for s in suggestions.suggest(us, cities, needs, offers, weights, limit)
     ]
+
+
+router.include_router(programme_api.router)

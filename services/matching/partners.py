@@ -50,6 +50,17 @@ def check_may_ask(city: KnownCity) -> None:
         raise Conflict(why)
 
 
+def check_may_ask_for_trinnings(city: KnownCity) -> None:
+    """A trinning is asked by one of the two cities of the conflict zone (demand-driven)."""
+    check_may_ask(city)
+    if not in_conflict_zone(city):
+        raise Conflict(
+            f"{city.name} is not in a conflict zone: a trinning pairs two cities of a conflict "
+            "zone with a helping city, and is asked by one of the two; its partner suggestions "
+            f"are at /cities/{city.id}/suggestions"
+        )
+
+
 @dataclass(frozen=True)
 class Market:
     """Open needs and offers with their cities, as the pure matching functions take them."""

@@ -1,0 +1,228 @@
+"""Routes of the programme-level matching: trinnings for a city of a conflict zone, and global
+assignment runs for platform administrators. Thin: the rules are in `trilaterals`,
+`assignment` and `partners` (loading, and city diplomacy's gate)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.matching import assignment, domain, partners, trilaterals
+from services.matching.models import ComponentPublic, FitPublic, KnownCity, KnownCityPublic
+from services.matching.programme_models import (
+    AssignmentRun,
+    AssignmentRunCreate,
+    AssignmentRunPublic,
+    ProposalPublic,
+    SidePublic,
+    TrinningPublic,
+    UnmatchedPublic,
+)
+from services.matching.suggestions import City, Component, Fit, Weights
+from shared.auth import PlatformAdmin, Principal, Role, allow
+from shared.db import utcnow
+from shared.errors import NotFound
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.service import SessionDep
+
+router = APIRouter()
+
+# The same access as partner suggestions: the city's own officers, or platform administrators.
+Overseer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.PLATFORM_ADMIN))]
+
+
+def _city(city: City) -> KnownCityPublic:
+    return KnownCityPublic(id=city.id, name=city.name, country_code=city.country_code)
+
+
+def _components(components: tuple[Component, ...]) -> list[ComponentPublic]:
+    return [ComponentPublic(**vars(c)) for c in components]
+
+
+def fit_public(fits: tuple[Fit, ...]) -> list[FitPublic]:
+    return [
+        FitPublic(
+            domain=f.need.domain,
+            need_id=f.need.id,
+            need_title=f.need.title,
+            offer_id=f.offer.id,
+            offer_title=f.offer.title,
+        )
+        for f in fits
+    ]
+
+
+def _side(side: trilaterals.Side) -> SidePublic:
+    cities = [_city(side.of), _city(side.to)]
+    if side.suggestion is None:
+        return SidePublic(
+            cities=cities,
+            score=0.0,
+            components=[
+                ComponentPublic(
+                    name="domain_fit",
+                    score=0.0,
+                    weight=0.0,
+                    explanation="no need of one meets an offer of the other",
+                )
+            ],
+            first_helps_second=[],
+            second_helps_first=[],
+        )
+    return SidePublic(
+        cities=cities,
+        score=side.score,
+        components=_components(side.suggestion.components),
+        first_helps_second=fit_public(side.suggestion.we_help_them),
+        second_helps_first=fit_public(side.suggestion.they_help_us),
+    )
+
+
+def _trinning(t: trilaterals.Trinning) -> TrinningPublic:
+    weakest = t.weakest
+    return TrinningPublic(
+        partner=_city(t.partner),
+        helper=_city(t.helper),
+        weakest_side=weakest.score,
+        total=t.total,
+        ranking=f"weakest side {weakest.score} ({weakest.of.name}–{weakest.to.name}), "
+        f"sum of the three sides {t.total}",
+        joint_domains=list(t.joint_domains),
+        sides=[_side(s) for s in t.sides],
+    )
+
+
+def _weights(request: Request) -> Weights:
+    return request.app.state.runtime.settings.suggestion_weights
+
+
+@router.get(
+    "/cities/{city_id}/trilateral-suggestions",
+    response_model=list[TrinningPublic],
+    tags=["suggestions"],
+    responses={
+        409: {
+            "description": "the city is not in a conflict zone, or its preconditions of city "
+            "diplomacy do not hold"
+        }
+    },
+)
+async def suggest_trinnings(
+    city_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Overseer,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[TrinningPublic]:
+    """Trilateral "trinnings" for a city of a conflict zone: another city of the same zone and a
+    helping city outside it, each side scored as a partner suggestion with its reasons. Ranked
+    by the weakest of the three sides, then by their sum (services/matching/trilaterals.py).
+    Asked by the city itself (its officers): city diplomacy is demand-driven, never imposed."""
+    domain.check_oversees(principal, city_id)
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        raise NotFound(f"matching does not know city {city_id} (yet)")
+    partners.check_may_ask_for_trinnings(city)
+    market = await partners.load_market(session)
+    found = trilaterals.suggest_trinnings(
+        market.cities[city_id],
+        list(market.cities.values()),
+        market.needs,
+        market.offers,
+        _weights(request),
+        limit=limit,
+    )
+    return [_trinning(t) for t in found]
+
+
+def _run_public(
+    run_id: uuid.UUID,
+    body: AssignmentRunCreate,
+    market: partners.Market,
+    problem: assignment.Problem,
+    result: assignment.Assignment,
+) -> AssignmentRunPublic:
+    cities = market.cities
+    return AssignmentRunPublic(
+        id=run_id,
+        ran_at=utcnow(),
+        criteria=body,
+        objective="the greatest sum of pair scores, each need answered by at most one offer, "
+        "each offer within its partner capacity, each city within max_per_city",
+        needs=len(problem.needs) + len(problem.not_considered),
+        matched=len(result.proposals),
+        total_score=result.total,
+        proposals=[
+            ProposalPublic(
+                domain=p.need.domain,
+                need_id=p.need.id,
+                need_title=p.need.title,
+                need_city=_city(cities[p.need.city_id]),
+                offer_id=p.offer.id,
+                offer_title=p.offer.title,
+                offer_city=_city(cities[p.offer.city_id]),
+                score=p.score,
+                components=_components(p.components),
+            )
+            for p in result.proposals
+        ],
+        unmatched=[
+            UnmatchedPublic(
+                need_id=u.need.id,
+                need_title=u.need.title,
+                domain=u.need.domain,
+                city_id=u.need.city_id,
+                reason=u.reason,
+            )
+            for u in result.unmatched
+        ],
+    )
+
+
+@router.post(
+    "/assignment-runs",
+    status_code=201,
+    response_model=AssignmentRunPublic,
+    tags=["assignment"],
+)
+async def run_assignment(
+    body: AssignmentRunCreate,
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdmin,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Assign open needs to open offers across the programme (e.g. at a call for partnerships),
+    for the greatest total score under each offer's and city's capacity, with a min-cost flow
+    (services/matching/assignment.py). The run is kept as proposed, every unmatched need with
+    why; it proposes, it does not decide: cities still propose and accept agreements."""
+
+    async def run() -> AssignmentRunPublic:
+        market = await partners.load_market(session, domains=body.domains, countries=body.countries)
+        problem = assignment.build(
+            market.cities,
+            market.needs,
+            market.offers,
+            market.waiting,
+            _weights(request),
+            max_per_city=body.max_per_city,
+            candidates_per_need=body.candidates_per_need,
+        )
+        row = AssignmentRun(by_subject=admin.subject, result={})
+        public = _run_public(row.id, body, market, problem, assignment.solve(problem))
+        row.ran_at, row.result = public.ran_at, public.model_dump(mode="json")
+        session.add(row)
+        return public
+
+    return await idempotent(session, request, idempotency_key, body, run)
+
+
+@router.get("/assignment-runs/{run_id}", response_model=AssignmentRunPublic, tags=["assignment"])
+async def get_assignment_run(
+    run_id: uuid.UUID, session: SessionDep, _admin: PlatformAdmin
+) -> AssignmentRunPublic:
+    run = await session.get(AssignmentRun, run_id)
+    if run is None:
+        raise NotFound(f"no assignment run {run_id}")
+    return AssignmentRunPublic.model_validate(run.result)
