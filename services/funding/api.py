@@ -22,6 +22,7 @@ from services.funding.models import (
     PledgeCreate,
     PledgePublic,
 )
+from services.funding.public_log import record_fund_event
 from shared import money
 from shared.auth import PUBLIC, PlatformAdmin, Principal, Role, allow
 from shared.contracts.funding import (
@@ -32,7 +33,6 @@ from shared.contracts.funding import (
 )
 from shared.errors import Conflict, NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.outbox import record_event
 from shared.service import SessionDep
 
 router = APIRouter()
@@ -62,7 +62,7 @@ async def create_fund(
         fund = Fund.model_validate(body)
         session.add(fund)
         await session.flush()
-        await record_event(
+        await record_fund_event(
             session,
             FUND_CREATED,
             fund.id,
@@ -125,7 +125,7 @@ async def pledge_contribution(
             accounts.pledge(record.amount_minor, record.currency),
         )
         public = PledgePublic.of(record)
-        await record_event(
+        await record_fund_event(
             session,
             CONTRIBUTION_PLEDGED,
             fund_id,  # the fund is the aggregate: its pledges stay in order on one partition

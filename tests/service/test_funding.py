@@ -1,12 +1,14 @@
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.funding.models import Pledge
+from services.funding.public_log import FundLogEntry, Link, chain_problems, digest_of
 from shared.contracts.funding import CONTRIBUTION_PLEDGED
 from tests.helpers import ServiceUnderTest, bearer
 
@@ -303,3 +305,22 @@ async def test_ledger_entries_cannot_be_updated_or_deleted(funding: ServiceUnder
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin_nested():
                     await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def test_every_fund_event_is_chained_in_the_public_log(funding: ServiceUnderTest) -> None:
+    fund = await create_fund(funding)
+    for _ in range(3):
+        await pledge_as(funding, fund["id"], fund_admin(fund["id"]))
+    async with funding.runtime.sessions() as session:
+        entries = (
+            await session.exec(select(FundLogEntry).order_by(col(FundLogEntry.position)))
+        ).all()
+    events = await funding.events()
+    assert [e.event_id for e in entries] == [e.id for e in events]
+    assert [e.digest for e in entries] == [digest_of(e.document) for e in entries]
+    links = [Link(**e.model_dump(exclude={"seq", "fund_id", "document"})) for e in entries]
+    assert chain_problems(links, expected_head=entries[1].hash) == []
+
+    altered = [*links[:1], replace(links[1], digest=digest_of("{}")), *links[2:]]
+    assert chain_problems(altered) == ["entry 2: hash does not match its contents"]
+    assert "history was rewritten" in chain_problems(links[:1], expected_head=entries[2].hash)[0]

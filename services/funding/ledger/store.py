@@ -82,11 +82,15 @@ _append_only("ledger_entries")
 async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> None:
     """Serialise the movements of one fund until the transaction ends, so that a balance read
     and the movement that depends on it cannot interleave with another's. On PostgreSQL a row
-    lock on the fund; SQLite transactions here already begin IMMEDIATE (one writer at a time)."""
+    lock on the fund; SQLite transactions here already begin IMMEDIATE (one writer at a time).
+
+    NO KEY UPDATE, not UPDATE: rows referencing the fund (pledges, movements) take KEY SHARE on
+    it for their foreign key, which UPDATE conflicts with (two writers that each inserted such a
+    row, then asked for the lock, deadlock); NO KEY UPDATE still serialises the fund's writers."""
     if session.bind.dialect.name == "postgresql":
-        await session.exec(
-            text("SELECT id FROM funds WHERE id = :id FOR UPDATE"), params={"id": fund_id}
-        )  # type: ignore[call-overload]
+        await session.exec(  # type: ignore[call-overload]
+            text("SELECT id FROM funds WHERE id = :id FOR NO KEY UPDATE"), params={"id": fund_id}
+        )
 
 
 async def post(session: AsyncSession, movement: LedgerMovement, lines: Sequence[Line]) -> None:
