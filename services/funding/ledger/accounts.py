@@ -103,13 +103,14 @@ def check_balanced(lines: Iterable[Line]) -> list[Line]:
     return lines
 
 
-def pledge(amount_minor: int, currency: str) -> list[Line]:
+def _transfer(to: Account, from_: Account, amount_minor: int, currency: str) -> list[Line]:
     return check_balanced(
-        [
-            debit(Account.PLEDGES_RECEIVABLE, amount_minor, currency),
-            credit(Account.CONTRIBUTIONS, amount_minor, currency),
-        ]
+        [debit(to, amount_minor, currency), credit(from_, amount_minor, currency)]
     )
+
+
+def pledge(amount_minor: int, currency: str) -> list[Line]:
+    return _transfer(Account.PLEDGES_RECEIVABLE, Account.CONTRIBUTIONS, amount_minor, currency)
 
 
 def receipt(
@@ -139,56 +140,26 @@ def receipt(
 
 
 def commitment(amount_minor: int, currency: str) -> list[Line]:
-    return check_balanced(
-        [
-            debit(Account.COMMITTED, amount_minor, currency),
-            credit(Account.AVAILABLE, amount_minor, currency),
-        ]
-    )
+    return _transfer(Account.COMMITTED, Account.AVAILABLE, amount_minor, currency)
 
 
 def commitment_release(amount_minor: int, currency: str) -> list[Line]:
-    return check_balanced(
-        [
-            debit(Account.AVAILABLE, amount_minor, currency),
-            credit(Account.COMMITTED, amount_minor, currency),
-        ]
-    )
+    return _transfer(Account.AVAILABLE, Account.COMMITTED, amount_minor, currency)
 
 
 def disbursement(amount_minor: int, currency: str) -> list[Line]:
     """Paying out what was committed."""
-    return check_balanced(
-        [
-            debit(Account.DISBURSED, amount_minor, currency),
-            credit(Account.COMMITTED, amount_minor, currency),
-        ]
-    )
+    return _transfer(Account.DISBURSED, Account.COMMITTED, amount_minor, currency)
 
 
 def pledge_cancellation(amount_minor: int, currency: str) -> list[Line]:
     """What will never be received of a pledge leaves the receivable and the contributions."""
-    return check_balanced(
-        [
-            debit(Account.CONTRIBUTIONS, amount_minor, currency),
-            credit(Account.PLEDGES_RECEIVABLE, amount_minor, currency),
-        ]
-    )
+    return _transfer(Account.CONTRIBUTIONS, Account.PLEDGES_RECEIVABLE, amount_minor, currency)
 
 
 def in_kind_pledge(value_minor: int, currency: str) -> list[Line]:
-    return check_balanced(
-        [
-            debit(Account.IN_KIND_PLEDGED, value_minor, currency),
-            credit(Account.IN_KIND_CONTRIBUTIONS, value_minor, currency),
-        ]
-    )
+    return _transfer(Account.IN_KIND_PLEDGED, Account.IN_KIND_CONTRIBUTIONS, value_minor, currency)
 
 
 def in_kind_delivery(value_minor: int, currency: str) -> list[Line]:
-    return check_balanced(
-        [
-            debit(Account.IN_KIND_DELIVERED, value_minor, currency),
-            credit(Account.IN_KIND_PLEDGED, value_minor, currency),
-        ]
-    )
+    return _transfer(Account.IN_KIND_DELIVERED, Account.IN_KIND_PLEDGED, value_minor, currency)
