@@ -7,22 +7,35 @@ documents (events name donors, and some donors are people): whoever holds an eve
 donor it concerns or a subscriber to `funding.events`, can check that its digest is in the log.
 
 `record_fund_event` is the one way funding records an event about a fund: outbox and log in the
-same transaction, the fund locked so that two writers cannot both take the next position."""
+same transaction, the fund locked so that two writers cannot both take the next position. The
+log is append-only in the database too (triggers, as for the ledger), so that changing a past
+entry takes someone able to drop triggers, and then the chain still gives it away.
 
+The verifier, for a donor or anyone holding a head (exit status 0: the chain holds; 1: it does
+not, the first broken entry named first; 2: it could not be checked):
+
+    python -m services.funding.public_log verify --url http://127.0.0.1:8003 --fund <id> \
+        [--head <hash noted earlier>] [--events <file of events as published>]"""
+
+import argparse
+import asyncio
 import hashlib
 import json
+import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, UniqueConstraint
-from sqlmodel import Field, col, select
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding.ledger.store import lock_fund
+from services.funding.ledger.store import _append_only, lock_fund
 from services.funding.models import FundingTable
 from shared.contracts import EventSpec
 from shared.db import UTCDateTime
@@ -48,6 +61,9 @@ class FundLogEntry(FundingTable, table=True):
     digest: str = Field(max_length=64)
     previous_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+_append_only("fund_log")
 
 
 def canonical(document: Any) -> str:
@@ -147,3 +163,180 @@ async def record_fund_event(
     )
     await session.flush()
     return event
+
+
+class LogEntryPublic(SQLModel):
+    """What anyone may see of an entry: enough to recompute the chain, not the event itself."""
+
+    position: int
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    digest: str = Field(description="SHA-256 of the event's canonical JSON")
+    previous_hash: str
+    hash: str
+
+    def link(self) -> Link:
+        return Link(**self.model_dump())
+
+
+class LogEntryWithDocument(LogEntryPublic):
+    document: dict[str, Any] = Field(description="the event as published (CloudEvents JSON)")
+
+    @classmethod
+    def of(cls, entry: FundLogEntry) -> "LogEntryWithDocument":
+        return cls.model_validate(entry, update={"document": json.loads(entry.document)})
+
+
+class LogPage(SQLModel):
+    fund_id: uuid.UUID
+    entries: list[LogEntryPublic]
+    next_after: int | None = Field(
+        description="ask again with after=this for the entries that follow; null: none follow"
+    )
+
+
+class LogPageWithDocuments(LogPage):
+    entries: list[LogEntryWithDocument]  # type: ignore[assignment]
+
+
+class LogHead(SQLModel):
+    fund_id: uuid.UUID
+    position: int = Field(description="how many entries the chain has; 0: none yet")
+    hash: str = Field(description="the last entry's hash: note it to check later")
+    occurred_at: datetime | None
+
+
+async def log_page(
+    session: AsyncSession, fund_id: uuid.UUID, after: int, limit: int
+) -> tuple[list[FundLogEntry], int | None]:
+    """Entries after position `after`, at most `limit`, and where the next page starts."""
+    entries = (
+        await session.exec(
+            select(FundLogEntry)
+            .where(col(FundLogEntry.fund_id) == fund_id, col(FundLogEntry.position) > after)
+            .order_by(col(FundLogEntry.position))
+            .limit(limit + 1)
+        )
+    ).all()
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return list(entries), entries[-1].position if more else None
+
+
+async def log_head(session: AsyncSession, fund_id: uuid.UUID) -> LogHead:
+    last = (
+        await session.exec(
+            select(FundLogEntry)
+            .where(col(FundLogEntry.fund_id) == fund_id)
+            .order_by(col(FundLogEntry.position).desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None:
+        return LogHead(fund_id=fund_id, position=0, hash=GENESIS, occurred_at=None)
+    return LogHead(
+        fund_id=fund_id, position=last.position, hash=last.hash, occurred_at=last.occurred_at
+    )
+
+
+def event_problems(
+    entries: Sequence[LogEntryPublic], events: Iterable[dict[str, Any]]
+) -> list[str]:
+    """What is wrong between a holder's copies of events (as published) and the log: an event
+    missing from it, or whose digest there is not the digest of the copy."""
+    by_event = {entry.event_id: entry for entry in entries}
+    problems: list[str] = []
+    for event in events:
+        entry = by_event.get(str(event.get("id")))
+        if entry is None:
+            problems.append(f"event {event.get('id')} ({event.get('type')}) is not in the log")
+        elif entry.digest != digest_of(canonical(event)):
+            problems.append(
+                f"entry {entry.position}: its digest is not that of event {entry.event_id} as "
+                "published: the log's record of it was changed"
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    head: str
+    problems: list[str]
+
+
+async def verify(
+    client: httpx.AsyncClient,
+    fund_id: uuid.UUID,
+    expected_head: str | None = None,
+    events: Sequence[dict[str, Any]] = (),
+    page_size: int = 1000,
+) -> Verification:
+    """Fetch the fund's whole public log through its HTTP API and check it: the chain
+    recomputed, `expected_head` still in it, each of `events` in it with its digest."""
+    entries: list[LogEntryPublic] = []
+    after: int | None = 0
+    while after is not None:
+        response = await client.get(
+            f"/funds/{fund_id}/public-log", params={"after": after, "limit": page_size}
+        )
+        response.raise_for_status()
+        page = LogPage.model_validate(response.json())
+        entries += page.entries
+        after = page.next_after
+    problems = chain_problems((entry.link() for entry in entries), expected_head)
+    problems += event_problems(entries, events)
+    return Verification(len(entries), entries[-1].hash if entries else GENESIS, problems)
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    """Events as published: a JSON array of CloudEvents, or one CloudEvent a line."""
+    text = path.read_text("utf-8").strip()
+    if text.startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.funding.public_log",
+        description="Check a fund's tamper-evident public log.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("verify", help="recompute the chain of a fund's public log")
+    check.add_argument("--url", required=True, help="the funding service, e.g. http://host:8003")
+    check.add_argument("--fund", required=True, type=uuid.UUID, help="the fund's id")
+    check.add_argument("--head", help="a head hash noted earlier, which must still be in the chain")
+    check.add_argument(
+        "--events", type=Path, help="a file of events as published (JSON array or JSON lines)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        events = _read_events(args.events) if args.events else []
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the events file: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> Verification:
+        async with httpx.AsyncClient(base_url=args.url, timeout=30) as client:
+            return await verify(client, args.fund, args.head, events)
+
+    try:
+        result = asyncio.run(run())
+    except httpx.HTTPError as exc:
+        print(f"cannot fetch the public log of fund {args.fund}: {exc}", file=sys.stderr)
+        return 2
+    if result.problems:
+        print(f"BROKEN: {result.problems[0]}")
+        for problem in result.problems[1:]:
+            print(f"also: {problem}")
+        return 1
+    print(f"OK: {result.entries} entries chain up to head {result.head}")
+    if events:
+        print(f"OK: all {len(events)} events given are in the log as published")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
