@@ -2,15 +2,16 @@
 
 The rule (one home: `allocate_amount`), "most restricted money first, oldest first":
 
-1. Only receipts the payment may use are eligible. A receipt carries its pledge's earmarks; it
-   may pay for a tranche only when every earmark its pledge sets is met: an agreement earmark
-   names this agreement, a domain earmark is one of the agreement's domains, a country earmark
-   is one of its beneficiary countries, a region earmark one of its regions. An unearmarked
-   receipt may pay for anything.
+1. Only receipts the payment may use are eligible. A receipt carries its pledge's earmark (one
+   kind, see services.funding.domain.Earmark); it may pay for a tranche when the earmark holds:
+   an agreement earmark names this agreement; a domain earmark is one of the agreement's
+   domains; a country earmark is the country of one of its beneficiary cities, and its region,
+   when it names one, is one of theirs too (by name, ignoring case). An unearmarked receipt may
+   pay for anything.
 2. Eligible receipts are used in three tiers: first those earmarked to this very agreement, then
-   those earmarked by domain, region or country, then the unearmarked ones. Restricted money is
-   spent where it may be spent before flexible money, so that unearmarked money stays free for
-   the partnerships no earmark covers.
+   those earmarked by domain or by country/region, then the unearmarked ones. Restricted money
+   is spent where it may be spent before flexible money, so that unearmarked money stays free
+   for the partnerships no earmark covers.
 3. Within a tier, oldest receipt first (first in, first out; ties by receipt id so the same
    inputs always give the same allocation). A receipt may be split across disbursements.
 4. Amounts are in the fund's currency, net of the administration fee: what the receipt put in
@@ -26,7 +27,7 @@ amounts, pointing at the rows they cancel), so what once paid for a tranche stay
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -34,6 +35,7 @@ from sqlalchemy import BigInteger, CheckConstraint, func
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.funding.domain import Earmark
 from services.funding.ledger.accounts import Account, MovementKind, Side
 from services.funding.ledger.store import LedgerEntry, LedgerMovement, _append_only, lock_fund
 from services.funding.models import FundingTable, Pledge
@@ -41,8 +43,10 @@ from shared import money
 from shared.db import UTCDateTime, utcnow
 from shared.errors import Conflict
 
-RULE = "most restricted money first (earmarked to the agreement, then by domain, region or "
-RULE += "country, then unearmarked), oldest receipt first within each"
+RULE = (
+    "most restricted money first (earmarked to the agreement, then by domain or country/region, "
+    "then unearmarked), oldest receipt first within each"
+)
 
 
 class Tier(StrEnum):
@@ -57,29 +61,34 @@ _SPENDING_ORDER = {tier: rank for rank, tier in enumerate(Tier)}
 
 
 @dataclass(frozen=True)
-class Earmark:
-    """What a pledge restricts its money to; None: no restriction of that kind."""
-
-    agreement_id: uuid.UUID | None = None
-    domain: str | None = None
-    region: str | None = None
-    country: str | None = None
-
-    @property
-    def is_set(self) -> bool:
-        return any(
-            v is not None for v in (self.agreement_id, self.domain, self.region, self.country)
-        )
-
-
-@dataclass(frozen=True)
 class Target:
-    """What a payment is for: the agreement and what the earmarks may name of it."""
+    """What a payment is for: the agreement, its domains, and the countries and regions (by
+    name) of its beneficiary cities."""
 
     agreement_id: uuid.UUID
     domains: frozenset[str] = frozenset()
     regions: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        agreement_id: uuid.UUID,
+        domains: Iterable[str] = (),
+        regions: Iterable[str] = (),
+        countries: Iterable[str] = (),
+    ) -> "Target":
+        return cls(
+            agreement_id,
+            frozenset(domains),
+            frozenset(_region_key(r) for r in regions),
+            frozenset(c.upper() for c in countries),
+        )
+
+
+def _region_key(name: str) -> str:
+    """Regions are free text in the registry: compared without case or surrounding spaces."""
+    return name.strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class Source:
     donor_id: uuid.UUID | None
     received_at: datetime
     remaining_minor: int
-    earmark: Earmark = field(default_factory=Earmark)
+    earmark: Earmark | None = None
 
 
 @dataclass(frozen=True)
@@ -103,19 +112,19 @@ class Share:
     tier: Tier
 
 
-def tier_of(earmark: Earmark, target: Target) -> Tier | None:
-    """The tier in which a receipt with `earmark` may pay for `target`; None: it may not."""
-    if not earmark.is_set:
+def tier_of(earmark: Earmark | None, target: Target) -> Tier | None:
+    """The tier in which a receipt under `earmark` may pay for `target`; None: it may not. An
+    earmark names one thing (services.funding.domain.Earmark): an agreement, a domain, or a
+    country with, optionally, a region of it."""
+    if earmark is None:
         return Tier.UNEARMARKED
-    conditions = (
-        (earmark.agreement_id, {target.agreement_id}),
-        (earmark.domain, target.domains),
-        (earmark.region, target.regions),
-        (earmark.country, target.countries),
-    )
-    if any(wanted is not None and wanted not in allowed for wanted, allowed in conditions):
-        return None
-    return Tier.AGREEMENT if earmark.agreement_id is not None else Tier.EARMARK
+    if earmark.agreement_id is not None:
+        return Tier.AGREEMENT if earmark.agreement_id == target.agreement_id else None
+    if earmark.domain is not None:
+        return Tier.EARMARK if earmark.domain in target.domains else None
+    in_country = earmark.country_code is not None and earmark.country_code in target.countries
+    in_region = earmark.region is None or _region_key(earmark.region) in target.regions
+    return Tier.EARMARK if in_country and in_region else None
 
 
 class EarmarkedFundsInsufficient(Conflict):
@@ -228,14 +237,10 @@ async def receipt_sources(session: AsyncSession, fund_id: uuid.UUID, currency: s
             donor_id=pledges[pledge_id].donor_id,
             received_at=recorded_at,
             remaining_minor=int(net) - int(allocated.get(receipt_id, 0)),
-            earmark=earmark_of(pledges[pledge_id]),
+            earmark=pledges[pledge_id].earmark,
         )
         for receipt_id, pledge_id, recorded_at, net in received
     ]
-
-
-def earmark_of(pledge: Pledge) -> Earmark:
-    return Earmark()
 
 
 async def allocate(
@@ -257,12 +262,7 @@ async def allocate(
     await lock_fund(session, fund_id)
     if await _live_rows(session, tranche_id):
         raise Conflict(f"tranche {tranche_id} is already paid for: it cannot be paid twice")
-    target = Target(
-        agreement_id=agreement_id,
-        domains=frozenset(domains),
-        regions=frozenset(regions),
-        countries=frozenset(countries),
-    )
+    target = Target.of(agreement_id, domains, regions, countries)
     shares = allocate_amount(
         await receipt_sources(session, fund_id, currency), target, amount_minor, currency
     )
