@@ -36,12 +36,14 @@ from services.notifications.models import (
     UnreadCount,
 )
 from services.notifications.notices import NOTICES
+from services.notifications.webhooks.api import router as webhooks_router
 from shared.auth import Caller, Principal, Role, allow
 from shared.db import READ_ONLY, utcnow
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.service import SessionDep
 
 router = APIRouter(tags=["notifications"])
+router.include_router(webhooks_router)
 
 FeedReader = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.FUND_ADMIN))]
 

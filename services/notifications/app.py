@@ -7,6 +7,8 @@ from services.notifications.handlers import HANDLERS
 from services.notifications.mailer import digest_regularly, send_regularly
 from services.notifications.models import NotificationsTable
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks.sender import send_webhooks
+from shared.contracts.notifications import EVENTS as NOTIFICATIONS_EVENTS
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -17,7 +19,7 @@ DEFINITION = ServiceDefinition(
     metadata=NotificationsTable.metadata,
     router=router,
     settings=NotificationsSettings,
-    produces=(),
+    produces=NOTIFICATIONS_EVENTS,
     handlers=HANDLERS,
-    background=(send_regularly, digest_regularly),
+    background=(send_regularly, digest_regularly, send_webhooks),
 )

@@ -3,13 +3,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from services.notifications.webhooks.settings import WebhookSettings
 
 # The development mail sink of `make run` (services/notifications/mailsink.py) listens here.
 DEV_SMTP_PORT = 8025
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(WebhookSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_")
 
     port: int = 8004

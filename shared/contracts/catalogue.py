@@ -1,11 +1,12 @@
 """Every event type in the system, by type name."""
 
-from shared.contracts import EventSpec, funding, matching, registry
+from shared.contracts import EventSpec, funding, matching, notifications, registry
 
 PRODUCERS = {
     "registry": registry,
     "matching": matching,
     "funding": funding,
+    "notifications": notifications,
 }
 
 CATALOGUE: dict[str, EventSpec] = {

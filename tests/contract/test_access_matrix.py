@@ -32,6 +32,7 @@ ADMIN, OFFICER, NETWORK, FUND_ADMIN, DONOR = (
 )
 ANY = "authenticated"
 PUBLIC = "public"
+WEBHOOK_OWNER = f"{OFFICER} | {DONOR} | {FUND_ADMIN} | {NETWORK}"  # notifications' webhooks
 
 DECISIONS: dict[str, dict[str, str]] = {
     "registry": {
@@ -112,6 +113,19 @@ DECISIONS: dict[str, dict[str, str]] = {
         "GET /healthz": PUBLIC,
         "GET /readyz": PUBLIC,
         "GET /feeds/{recipient_kind}/{recipient_id}": f"{OFFICER} | {FUND_ADMIN}",
+        # Webhook endpoints: their owners only (a city's officer, a fund's administrator, a
+        # donor's client, a network's officer); another owner's endpoint is a 404.
+        "GET /webhook-event-types": PUBLIC,
+        "POST /webhook-endpoints": WEBHOOK_OWNER,
+        "GET /webhook-endpoints": WEBHOOK_OWNER,
+        "GET /webhook-endpoints/{endpoint_id}": WEBHOOK_OWNER,
+        "PATCH /webhook-endpoints/{endpoint_id}": WEBHOOK_OWNER,
+        "DELETE /webhook-endpoints/{endpoint_id}": WEBHOOK_OWNER,
+        "POST /webhook-endpoints/{endpoint_id}/secret-rotations": WEBHOOK_OWNER,
+        "GET /webhook-endpoints/{endpoint_id}/deliveries": WEBHOOK_OWNER,
+        "GET /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}": WEBHOOK_OWNER,
+        "POST /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replays": WEBHOOK_OWNER,
+        "POST /webhook-endpoints/{endpoint_id}/replays": WEBHOOK_OWNER,
     },
 }
 
