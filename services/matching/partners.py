@@ -71,16 +71,18 @@ class Market:
     waiting: dict[uuid.UUID, str]  # cities it may not act for yet, with why
 
 
-def _item(row: KnownNeedOffer) -> suggestions.Item:
-    return suggestions.Item(
-        row.id,
-        row.city_id,
-        row.domain,
-        row.title,
-        frozenset(row.languages),
-        row.capacity_staff_days,
-        row.capacity_partners,
-    )
+# Only the columns the score reads, as plain rows: building an ORM object per row would cost
+# more than the scoring itself at the read model's size (bench/matching.py).
+_ITEM_COLUMNS = (
+    KnownNeedOffer.id,
+    KnownNeedOffer.kind,
+    KnownNeedOffer.city_id,
+    KnownNeedOffer.domain,
+    KnownNeedOffer.title,
+    KnownNeedOffer.languages,
+    KnownNeedOffer.capacity_staff_days,
+    KnownNeedOffer.capacity_partners,
+)
 
 
 def _profile(
@@ -132,7 +134,7 @@ async def _market(
 ) -> Market:
     """The open items matching `items`, and the cities matching `cities` with their networks."""
     open_items = (
-        await session.exec(select(KnownNeedOffer).where(KnownNeedOffer.status == "open", items))
+        await session.exec(select(*_ITEM_COLUMNS).where(KnownNeedOffer.status == "open", items))
     ).all()
     rows = (await session.exec(select(KnownCity).where(cities))).all()
     networks: defaultdict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
@@ -145,8 +147,11 @@ async def _market(
     partners = await _past_partners(session, partners_of)
     needs: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
     offers: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
-    for row in sorted(open_items, key=lambda r: str(r.id)):
-        (needs if row.kind == ItemKind.NEED else offers)[row.city_id].append(_item(row))
+    for id_, kind, city_id, domain, title, languages, days, takes in sorted(
+        open_items, key=lambda r: str(r.id)
+    ):
+        item = suggestions.Item(id_, city_id, domain, title, frozenset(languages), days, takes)
+        (needs if kind == ItemKind.NEED else offers)[city_id].append(item)
     waiting = {c.id: why for c in rows if (why := diplomacy_waits(c)) is not None}
     profiles = {
         c.id: _profile(c, networks[c.id], partners[c.id]) for c in rows if c.id not in waiting
