@@ -44,16 +44,17 @@ async def state_readiness(registry: ServiceUnderTest, city_id: str) -> None:
 async def test_a_city_of_a_conflict_zone_gets_trinnings_ranked_by_their_weakest_side(
     registry: ServiceUnderTest, matching: ServiceUnderTest
 ) -> None:
-    knezevi, beli, vukovar = [
+    knezevi, beli, vinkovci, vukovar = [
         await city(registry, name, "HR")
-        for name in ("Kneževi Vinogradi", "Beli Manastir", "Vukovar")
+        for name in ("Kneževi Vinogradi", "Beli Manastir", "Vinkovci", "Vukovar")
     ]
     hague, geneve = await city(registry, "Den Haag", "NL"), await city(registry, "Genève", "CH")
     await assess(registry, knezevi, preconditions_hold=True)
     await assess(registry, beli, preconditions_hold=True)
+    await assess(registry, vinkovci, preconditions_hold=True)
     await assess(registry, vukovar, preconditions_hold=False)
     await state_readiness(registry, hague)
-    for zone_city in (knezevi, beli, vukovar):
+    for zone_city in (knezevi, beli, vinkovci, vukovar):
         await publish(registry, zone_city, "needs", "inter-ethnic-dialogue")
     await publish(registry, knezevi, "needs", "drinking-water")
     await publish(registry, beli, "offers", "drinking-water")
@@ -69,6 +70,8 @@ async def test_a_city_of_a_conflict_zone_gets_trinnings_ranked_by_their_weakest_
     assert [(t["partner"]["name"], t["helper"]["name"]) for t in ranked] == [
         ("Beli Manastir", "Den Haag"),
         ("Beli Manastir", "Genève"),
+        ("Vinkovci", "Den Haag"),  # no exchange of their own between the zone cities
+        ("Vinkovci", "Genève"),
     ]
     best = ranked[0]
     assert best["joint_domains"] == ["inter-ethnic-dialogue"]
@@ -82,6 +85,9 @@ async def test_a_city_of_a_conflict_zone_gets_trinnings_ranked_by_their_weakest_
         "Den Haag stated its motivation and result objectives, commits to stay beyond the "
         "conflict, has a formal city-diplomacy policy"
     )
+    [no_exchange] = ranked[2]["sides"][0]["components"]
+    assert no_exchange["explanation"] == "no need of one meets an offer of the other"
+    assert ranked[2]["weakest_side"] == 0.0
 
     # Demand-driven: only the zone city's officers (or an administrator) ask; a helper cannot.
     assert (await matching.client.get(url, headers=ADMIN)).status_code == 200
