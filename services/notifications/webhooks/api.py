@@ -19,11 +19,11 @@ from services.notifications.webhooks.models import (
     DeliveryDetail,
     DeliveryPage,
     DeliveryPublic,
-    DeliveryStatus,
     ReplayCount,
     ReplayRange,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookDeliveryStatus,
     WebhookEndpoint,
     WebhookEndpointCreate,
     WebhookEndpointPublic,
@@ -263,7 +263,7 @@ async def list_deliveries(
     endpoint_id: uuid.UUID,
     session: SessionDep,
     principal: Owner,
-    status: DeliveryStatus | None = None,
+    status: WebhookDeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
         int | None, Query(ge=1, description="`next_before` of the previous page")
@@ -343,9 +343,9 @@ async def replay_delivery(
         now = utcnow()
         in_flight = delivery.lease_until is not None and delivery.lease_until > now
         if not in_flight:
-            if delivery.status != DeliveryStatus.PENDING:
+            if delivery.status != WebhookDeliveryStatus.PENDING:
                 delivery.round_attempts = 0
-            delivery.status = DeliveryStatus.PENDING
+            delivery.status = WebhookDeliveryStatus.PENDING
             delivery.next_attempt_at = now
             session.add(delivery)
             await session.flush()
@@ -382,11 +382,13 @@ async def replay_range(
                 col(WebhookDelivery.created_at) >= body.since,
                 col(WebhookDelivery.created_at) < body.until,
                 or_(
-                    col(WebhookDelivery.status) == DeliveryStatus.DELIVERED,
-                    col(WebhookDelivery.status) == DeliveryStatus.FAILED,
+                    col(WebhookDelivery.status) == WebhookDeliveryStatus.DELIVERED,
+                    col(WebhookDelivery.status) == WebhookDeliveryStatus.FAILED,
                 ),
             )
-            .values(status=DeliveryStatus.PENDING, round_attempts=0, next_attempt_at=utcnow())
+            .values(
+                status=WebhookDeliveryStatus.PENDING, round_attempts=0, next_attempt_at=utcnow()
+            )
         )
         return ReplayCount(replayed=result.rowcount)
 

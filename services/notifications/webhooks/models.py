@@ -35,7 +35,7 @@ class WebhookEndpoint(NotificationsTable, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class DeliveryStatus(StrEnum):
+class WebhookDeliveryStatus(StrEnum):
     PENDING = "pending"  # an attempt is due (now or later)
     DELIVERED = "delivered"  # a 2xx answered
     FAILED = "failed"  # every attempt of the schedule failed; a replay starts a new round
@@ -58,7 +58,7 @@ class WebhookDelivery(NotificationsTable, table=True):
     # The exact body sent (the event's CloudEvents JSON, filtered for the recipient): stored once
     # so that every attempt signs and sends the same bytes.
     body: str = Field(sa_type=Text)
-    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, index=True)
+    status: WebhookDeliveryStatus = Field(default=WebhookDeliveryStatus.PENDING, index=True)
     attempts: int = 0  # every attempt, over all rounds
     round_attempts: int = 0  # attempts of the current round: the position in the schedule
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -146,7 +146,7 @@ class DeliveryPublic(SQLModel):
     id: uuid.UUID = Field(description="the webhook-id header of every attempt")
     event_id: str
     event_type: str
-    status: DeliveryStatus
+    status: WebhookDeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None

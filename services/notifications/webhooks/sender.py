@@ -20,9 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.models import (
-    DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookDeliveryStatus,
     WebhookEndpoint,
 )
 from services.notifications.webhooks.network import (
@@ -105,7 +105,7 @@ class WebhookSender:
                     select(WebhookDelivery, WebhookEndpoint)
                     .join(WebhookEndpoint)
                     .where(
-                        WebhookDelivery.status == DeliveryStatus.PENDING,
+                        WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
                         col(WebhookDelivery.next_attempt_at) <= now,
                         free,
                         col(WebhookEndpoint.enabled),
@@ -196,7 +196,7 @@ class WebhookSender:
                 )
             )
             if outcome.succeeded:
-                delivery.status = DeliveryStatus.DELIVERED
+                delivery.status = WebhookDeliveryStatus.DELIVERED
                 delivery.delivered_at = utcnow()
                 delivery.next_attempt_at = None
                 endpoint.failing_since = None
@@ -205,7 +205,7 @@ class WebhookSender:
                     settings.webhook_retry_schedule_seconds, delivery.round_attempts, utcnow()
                 )
                 if delivery.next_attempt_at is None:
-                    delivery.status = DeliveryStatus.FAILED
+                    delivery.status = WebhookDeliveryStatus.FAILED
                 endpoint.failing_since = endpoint.failing_since or outcome.attempted_at
                 await _disable_if_failing_too_long(session, endpoint, outcome, settings)
             session.add(delivery)
