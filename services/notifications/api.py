@@ -245,25 +245,26 @@ class NotAnEventStreamRequest(DomainError):
     status_code = 406
 
 
-def _accepts_event_stream(accept: Annotated[str, Header()] = "") -> None:
-    # The stream never ends by itself: a client that does not read events (a plain GET) gets
-    # told so instead of hanging. Browsers' EventSource always sends this header.
+def _stream_reader(caller: Caller, accept: Annotated[str, Header()] = "") -> Principal:
+    """The caller, once they are known to read a stream: it never ends by itself, so a client
+    that would wait for its end (a plain GET) is told so rather than left hanging. Browsers'
+    EventSource always sends this Accept header."""
     if "text/event-stream" not in accept:
         raise NotAnEventStreamRequest(
             "this is a Server-Sent Events stream: send Accept: text/event-stream "
             "(an EventSource does); for a page of notifications, GET /me/notifications"
         )
+    return caller
 
 
 @router.get(
     "/me/notifications/stream",
     response_class=EventSourceResponse,
-    dependencies=[Depends(_accepts_event_stream)],
     responses={406: {"description": "the request does not accept text/event-stream"}},
 )
 async def notification_stream(
     request: Request,
-    caller: Caller,
+    caller: Annotated[Principal, Depends(_stream_reader)],
     last_event_id: Annotated[
         int | None,
         Header(ge=0, description="set by EventSource on reconnection: resume after it"),

@@ -49,7 +49,7 @@ class PermanentFailure(Exception):
     """The server refused the message for good (e.g. no such mailbox): retrying cannot help."""
 
 
-async def _claim(
+async def claim(
     sessions: async_sessionmaker[AsyncSession], delivery_id: UUID, lease_seconds: float
 ) -> Delivery | None:
     now = utcnow()
@@ -72,7 +72,7 @@ async def _claim(
         return await session.get(Delivery, delivery_id)
 
 
-async def _message(session: AsyncSession, delivery: Delivery) -> tuple[Message, str | None]:
+async def render_delivery(session: AsyncSession, delivery: Delivery) -> tuple[Message, str | None]:
     """The email of a delivery in its recipient's language now, and the language whose
     template was missing (English was used), if any."""
     preference = await session.get(Preference, delivery.recipient)
@@ -95,7 +95,7 @@ async def _message(session: AsyncSession, delivery: Delivery) -> tuple[Message, 
     return digest_email(renders, digest, start, language), missing
 
 
-def _email(
+def compose(
     settings: NotificationsSettings, delivery: Delivery, to: str, message: Message
 ) -> EmailMessage:
     email = EmailMessage()
@@ -110,7 +110,7 @@ def _email(
     return email
 
 
-async def _send(settings: NotificationsSettings, email: EmailMessage) -> None:
+async def send_email(settings: NotificationsSettings, email: EmailMessage) -> None:
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     try:
         await aiosmtplib.send(
@@ -137,13 +137,13 @@ async def deliver(
     """Send one claimed delivery and record the outcome."""
     async with sessions() as session:
         preference = await session.get(Preference, delivery.recipient)
-        message, missing = await _message(session, delivery)
+        message, missing = await render_delivery(session, delivery)
     outcome: dict[str, object] = {"claimed_until": None, "missing_language": missing}
     if preference is None or preference.email is None:
         outcome |= {"status": DeliveryStatus.SKIPPED, "last_error": "no email address any more"}
     else:
         try:
-            await _send(settings, _email(settings, delivery, preference.email, message))
+            await send_email(settings, compose(settings, delivery, preference.email, message))
             outcome |= {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "last_error": None}
         except PermanentFailure as exc:
             outcome |= {"status": DeliveryStatus.FAILED, "last_error": str(exc)[:500]}
@@ -193,7 +193,7 @@ async def send_due(
         if not due:
             return sent
         for delivery_id in due:
-            delivery = await _claim(sessions, delivery_id, settings.sender_lease_seconds)
+            delivery = await claim(sessions, delivery_id, settings.sender_lease_seconds)
             if delivery is not None:
                 await deliver(sessions, settings, delivery)
                 sent += 1

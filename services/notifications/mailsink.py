@@ -24,7 +24,8 @@ def running_sink(directory: Path, port: int, host: str = "127.0.0.1") -> Iterato
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
-    directory.mkdir(parents=True, exist_ok=True)
+    # Maildir creates its tmp/new/cur folders only when it creates the folder itself.
+    directory.parent.mkdir(parents=True, exist_ok=True)
     controller = Controller(Mailbox(directory), hostname=host, port=port)
     controller.start()
     try:
