@@ -166,3 +166,8 @@ async def list_pledges(
         query = query.where(col(Pledge.donor_id).in_(donors))
     pledges = (await session.exec(query.order_by(col(Pledge.pledged_at), col(Pledge.id)))).all()
     return [PledgePublic.of(p) for p in pledges]
+
+
+from services.funding.grants.api import router as grants  # noqa: E402
+
+router.include_router(grants)

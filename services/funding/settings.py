@@ -1,3 +1,6 @@
+from decimal import Decimal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -8,3 +11,16 @@ class FundingSettings(ServiceSettings):
 
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///./var/data/funding.db"
+    # A tranche above this amount (per currency, in that currency) is paid only once a second
+    # administrator approves its release; a fund in a currency not listed needs two for every
+    # release. E.g. FUNDING_SECOND_APPROVAL_THRESHOLDS='{"EUR": "5000", "XOF": "3000000"}'.
+    second_approval_thresholds: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "EUR": Decimal("10000"),
+            "CHF": Decimal("10000"),
+            "USD": Decimal("10000"),
+            "GBP": Decimal("10000"),
+            "CAD": Decimal("15000"),
+            "XOF": Decimal("6500000"),
+        }
+    )
