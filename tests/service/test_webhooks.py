@@ -28,6 +28,7 @@ from services.notifications.domain import Audience, RecipientKind
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.api import dns_resolver
 from services.notifications.webhooks.dispatch import enqueue
+from services.notifications.webhooks.network import system_resolver
 from services.notifications.webhooks.sender import WebhookSender, send_webhooks
 from shared.contracts.funding import CONTRIBUTION_PLEDGED, FUND_CREATED, FundCreated
 from shared.devstack import free_port
@@ -551,3 +552,43 @@ async def test_a_name_rebound_to_a_private_address_is_not_sent_to(
     assert logged["attempts"] >= 1 and "127.0.0.1" in logged["last_error"]
     assert receiver.got == []
     assert logged["status"] == "pending"  # retried on schedule, in case DNS is put right
+
+
+@pytest.mark.parametrize(
+    "webhooks",
+    [{"run_sender": False, "webhook_timeout_seconds": 0.5, "webhook_lease_seconds": 0.8}],
+    indirect=True,
+)
+async def test_a_crash_between_sending_and_recording_repeats_only_that_delivery(
+    webhooks: Webhooks, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = await webhooks.register(receiver.url)
+    receiver.secrets = [endpoint["secret"]]
+    settings = webhooks.service.runtime.settings
+    sessions = webhooks.service.runtime.sessions
+    async with httpx.AsyncClient(timeout=0.5) as client:
+        await webhooks.fund_created()
+        recorded = WebhookSender(sessions, settings, client, system_resolver)  # type: ignore[arg-type]
+        assert await recorded.send_due() == 1  # delivered and recorded
+
+        in_flight = await webhooks.fund_created()
+        crashing = WebhookSender(sessions, settings, client, system_resolver)  # type: ignore[arg-type]
+
+        async def crash(*_args: object) -> None:
+            raise ConnectionResetError("the process died before recording")
+
+        monkeypatch.setattr(crashing, "_record", crash)
+        assert await crashing.send_due() == 1  # sent, but the outcome is lost
+        assert len(receiver.got) == 2
+        # Another sender leaves it alone while the lease holds, then takes it over.
+        assert await recorded.send_due() == 0
+        await asyncio.sleep(settings.webhook_lease_seconds)  # type: ignore[attr-defined]
+        assert await recorded.send_due() == 1
+        assert await recorded.send_due() == 0
+
+    first, crashed, repeated = receiver.got
+    assert crashed.webhook_id == repeated.webhook_id != first.webhook_id
+    assert repeated.json()["id"] == in_flight.id
+    statuses = {d["event_id"]: d for d in await webhooks.deliveries(endpoint)}
+    assert statuses[in_flight.id]["status"] == "delivered"
+    assert statuses[in_flight.id]["attempts"] == 1  # the lost attempt left no record
