@@ -6,7 +6,7 @@ platform administrators, and to anyone else it does not exist (404, not 403)."""
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -15,22 +15,36 @@ from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.matching import domain, partners, programme_api, suggestions
+from services.matching import (
+    agreements,
+    domain,
+    health,
+    interests,
+    partners,
+    programme_api,
+    reactions,
+    suggestions,
+)
 from services.matching.models import (
     AcceptanceCreate,
+    ActivityReportCreate,
+    ActivityReportPublic,
     Agreement,
+    AgreementActivityReport,
     AgreementCreate,
     AgreementHistoryEntry,
     AgreementParty,
     AgreementPublic,
     BudgetPublic,
     ComponentPublic,
+    DormancyRunPublic,
+    DormantAgreementPublic,
     ExpiryRunPublic,
     FitPublic,
     HistoryEntryPublic,
     KnownCity,
     KnownCityPublic,
-    KnownNeedOffer,
+    PartnershipInterest,
     PartyPublic,
     ReasonedTransitionCreate,
     SuggestionPublic,
@@ -38,29 +52,16 @@ from services.matching.models import (
 )
 from shared import money
 from shared.auth import Caller, CityOfficer, PlatformAdmin, Principal, Role, allow
-from shared.contracts import EventSpec, Payload
 from shared.contracts.matching import (
     AGREEMENT_ACCEPTED,
-    AGREEMENT_ACTIVATED,
-    AGREEMENT_CONCLUDED,
-    AGREEMENT_EXPIRED,
+    AGREEMENT_ACTIVITY_REPORTED,
     AGREEMENT_PROPOSED,
-    AGREEMENT_REJECTED,
-    AGREEMENT_RESUMED,
-    AGREEMENT_SUSPENDED,
-    AGREEMENT_TERMINATED,
     AgreementAccepted,
-    AgreementActivated,
-    AgreementConcluded,
-    AgreementExpired,
+    AgreementActivityReported,
     AgreementProposed,
-    AgreementRejected,
-    AgreementResumed,
-    AgreementSuspended,
-    AgreementTerminated,
 )
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import Conflict, DomainError, NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.outbox import record_event
 from shared.service import SessionDep
@@ -78,18 +79,6 @@ async def get_known_city(city_id: uuid.UUID, session: SessionDep, _caller: Calle
     return city
 
 
-async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementParty]:
-    return list(
-        (
-            await session.exec(
-                select(AgreementParty)
-                .where(AgreementParty.agreement_id == agreement_id)
-                .order_by(col(AgreementParty.city_id))
-            )
-        ).all()
-    )
-
-
 def _public(
     agreement: Agreement, parties: list[AgreementParty], history: list[AgreementHistoryEntry]
 ) -> AgreementPublic:
@@ -103,14 +92,15 @@ def _public(
         update={
             "parties": [PartyPublic.model_validate(p) for p in parties],
             "budget_request": budget,
+            "blocks": list(agreement.blocks.values()),
             "history": [HistoryEntryPublic.model_validate(h) for h in history],
         },
     )
 
 
-async def _publics(session: AsyncSession, agreements: Sequence[Agreement]) -> list[AgreementPublic]:
+async def _publics(session: AsyncSession, rows: Sequence[Agreement]) -> list[AgreementPublic]:
     """Agreements with their parties and history, in two queries whatever their number."""
-    ids = [agreement.id for agreement in agreements]
+    ids = [agreement.id for agreement in rows]
     parties: dict[uuid.UUID, list[AgreementParty]] = defaultdict(list)
     history: dict[uuid.UUID, list[AgreementHistoryEntry]] = defaultdict(list)
     if ids:
@@ -130,7 +120,7 @@ async def _publics(session: AsyncSession, agreements: Sequence[Agreement]) -> li
             )
         ).all():
             history[entry.agreement_id].append(entry)
-    return [_public(a, parties[a.id], history[a.id]) for a in agreements]
+    return [_public(a, parties[a.id], history[a.id]) for a in rows]
 
 
 async def _agreement_public(session: AsyncSession, agreement: Agreement) -> AgreementPublic:
@@ -147,33 +137,26 @@ async def _load_visible_agreement(
     # Locked when it is about to change, so that two parties acting at once (two acceptances, a
     # suspension and a termination) each see the other's outcome.
     agreement = await session.get(Agreement, agreement_id, with_for_update=for_update)
-    parties = await _parties(session, agreement_id) if agreement else []
+    parties = await agreements.parties(session, agreement_id) if agreement else []
     # One answer for "no such agreement" and "not yours": ids must not be probed (OWASP API1).
     if agreement is None or not domain.may_see(principal, (p.city_id for p in parties)):
         raise NotFound(f"no agreement with id {agreement_id}")
     return agreement, parties
 
 
-def _state(agreement: Agreement, parties: Iterable[AgreementParty]) -> domain.AgreementState:
-    return domain.AgreementState(
-        status=agreement.status,
-        accepted={party.city_id: party.accepted_at is not None for party in parties},
-        accept_by=agreement.accept_by,
+async def _interest_to_grow(session: AsyncSession, body: AgreementCreate) -> PartnershipInterest:
+    """The accepted expression of interest a proposal grows from, locked so that it becomes one
+    agreement only. The proposer must be one of its two cities: to anyone else it does not exist."""
+    interest = await session.get(PartnershipInterest, body.interest_id, with_for_update=True)
+    cities = {interest.from_city_id, interest.to_city_id} if interest else set()
+    if interest is None or body.proposed_by_city_id not in cities:
+        raise NotFound(f"no expression of interest with id {body.interest_id}")
+    interests.check_may_become_agreement(
+        interests.InterestState(interest.status, interest.agreement_id),
+        cities,
+        set(body.party_city_ids),
     )
-
-
-async def _linked_items(
-    session: AsyncSession, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, domain.LinkedItem]:
-    if not ids:
-        return {}
-    rows = (await session.exec(select(KnownNeedOffer).where(col(KnownNeedOffer.id).in_(ids)))).all()
-    return {
-        row.id: domain.LinkedItem(
-            id=row.id, kind=row.kind.value, city_id=row.city_id, title=row.title, status=row.status
-        )
-        for row in rows
-    }
+    return interest
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementPublic, tags=["agreements"])
@@ -209,9 +192,21 @@ async def propose_agreement(
             accept_by=accept_by,
             now=now,
         )
-        items = await _linked_items(session, [*body.need_ids, *body.offer_ids])
-        domain.check_links("need", body.need_ids, items, body.party_city_ids)
-        domain.check_links("offer", body.offer_ids, items, body.party_city_ids)
+        need_ids, offer_ids = list(body.need_ids), list(body.offer_ids)
+        interest = None
+        if body.interest_id is not None:
+            interest = await _interest_to_grow(session, body)
+            # What the cities expressed interest in is what they agree on.
+            for ids, linked in ((need_ids, interest.need_id), (offer_ids, interest.offer_id)):
+                if linked is not None and linked not in ids:
+                    ids.append(linked)
+        items = await agreements.linked_items(session, [*need_ids, *offer_ids])
+        domain.check_links("need", need_ids, items, body.party_city_ids)
+        domain.check_links("offer", offer_ids, items, body.party_city_ids)
+        party_cities = (
+            await session.exec(select(KnownCity).where(col(KnownCity.id).in_(body.party_city_ids)))
+        ).all()
+        blocks = dict(filter(None, (reactions.conflict_block(city) for city in party_cities)))
         budget = body.budget_request
         agreement = Agreement(
             title=body.title,
@@ -221,8 +216,8 @@ async def propose_agreement(
             status_changed_at=now,
             accept_by=accept_by,
             domains=list(body.domains),
-            need_ids=[str(i) for i in body.need_ids],
-            offer_ids=[str(i) for i in body.offer_ids],
+            need_ids=[str(i) for i in need_ids],
+            offer_ids=[str(i) for i in offer_ids],
             objectives=list(body.objectives),
             start_date=body.start_date,
             end_date=body.end_date,
@@ -230,8 +225,14 @@ async def propose_agreement(
             if budget
             else None,
             budget_currency=budget.currency if budget else None,
+            interest_id=body.interest_id,
+            last_activity_at=now,
+            blocks=blocks,
         )
         session.add(agreement)
+        if interest is not None:
+            interest.agreement_id = agreement.id
+            session.add(interest)
         for city_id in body.party_city_ids:
             # Proposing is the proposer's acceptance: it is its own proposal.
             accepted_at = now if city_id == body.proposed_by_city_id else None
@@ -262,91 +263,22 @@ async def propose_agreement(
                 status=agreement.status,
                 by_subject=officer.subject,
                 domains=agreement.domains,
-                need_ids=body.need_ids,
-                offer_ids=body.offer_ids,
+                need_ids=need_ids,
+                offer_ids=offer_ids,
                 objectives=agreement.objectives,
                 start_date=agreement.start_date,
                 end_date=agreement.end_date,
                 budget_amount=agreement.budget_amount,
                 budget_currency=agreement.budget_currency,
                 accept_by=agreement.accept_by,
+                interest_id=body.interest_id,
+                blocks=list(blocks.values()),
             ),
         )
         await session.flush()
         return await _agreement_public(session, agreement)
 
     return await idempotent(session, request, idempotency_key, body, propose)
-
-
-_TRANSITION_EVENTS: dict[domain.Action, tuple[EventSpec, type[Payload]]] = {
-    domain.Action.ACTIVATE: (AGREEMENT_ACTIVATED, AgreementActivated),
-    domain.Action.SUSPEND: (AGREEMENT_SUSPENDED, AgreementSuspended),
-    domain.Action.RESUME: (AGREEMENT_RESUMED, AgreementResumed),
-    domain.Action.CONCLUDE: (AGREEMENT_CONCLUDED, AgreementConcluded),
-    domain.Action.TERMINATE: (AGREEMENT_TERMINATED, AgreementTerminated),
-    domain.Action.REJECT: (AGREEMENT_REJECTED, AgreementRejected),
-    domain.Action.EXPIRE: (AGREEMENT_EXPIRED, AgreementExpired),
-}
-
-
-async def _record_step(
-    session: AsyncSession,
-    agreement: Agreement,
-    parties: list[AgreementParty],
-    step: domain.Step,
-    *,
-    by_city_id: uuid.UUID | None,
-    by_subject: str | None,
-    reason: str | None,
-    now: datetime,
-) -> None:
-    """Apply a transition that changed something: the new status, its dated history row and its
-    event, in the caller's transaction."""
-    agreement.status = step.to_status
-    agreement.status_changed_at = now
-    session.add(agreement)
-    session.add(
-        AgreementHistoryEntry(
-            agreement_id=agreement.id,
-            action=step.action,
-            from_status=step.from_status,
-            to_status=step.to_status,
-            by_city_id=by_city_id,
-            by_subject=by_subject,
-            reason=reason,
-            at=now,
-        )
-    )
-    spec, payload_type = _TRANSITION_EVENTS[step.action]
-    extra: dict[str, object] = {}
-    if step.action is domain.Action.ACTIVATE:
-        extra = {
-            "start_date": agreement.start_date,
-            "end_date": agreement.end_date,
-            "budget_amount": agreement.budget_amount,
-            "budget_currency": agreement.budget_currency,
-        }
-    elif step.action is domain.Action.EXPIRE:
-        extra = {
-            "not_accepted_city_ids": [p.city_id for p in parties if p.accepted_at is None],
-            "accept_by": agreement.accept_by,
-        }
-    await record_event(
-        session,
-        spec,
-        agreement.id,
-        payload_type(
-            agreement_id=agreement.id,
-            title=agreement.title,
-            party_city_ids=sorted(p.city_id for p in parties),
-            status=step.to_status,
-            previous_status=step.from_status,
-            by_city_id=by_city_id,
-            by_subject=by_subject,
-            reason=reason,
-            **extra,
-        ),
-    )
 
 
 async def _transition(
@@ -365,7 +297,7 @@ async def _transition(
     )
     now = utcnow()
     step = domain.decide(
-        _state(agreement, parties),
+        agreements.state(agreement, parties),
         action,
         domain.Actor.PARTY,
         city_id=body.city_id,
@@ -373,7 +305,7 @@ async def _transition(
         now=now,
     )
     if step.changed:
-        await _record_step(
+        await agreements.record_step(
             session,
             agreement,
             parties,
@@ -403,7 +335,7 @@ async def accept_agreement(
     parties = {party.city_id: party for party in loaded}
     now = utcnow()
     step = domain.decide(
-        _state(agreement, loaded),
+        agreements.state(agreement, loaded),
         domain.Action.ACCEPT,
         domain.Actor.PARTY,
         city_id=body.city_id,
@@ -413,6 +345,8 @@ async def accept_agreement(
         all_accepted = step.to_status is domain.AgreementStatus.ACCEPTED
         parties[body.city_id].accepted_at = now
         session.add(parties[body.city_id])
+        agreements.touch(agreement, now)
+        session.add(agreement)
         if all_accepted:
             agreement.status = step.to_status
             agreement.status_changed_at = now
@@ -542,13 +476,16 @@ async def expire_overdue(
     ).all()
     expired: list[uuid.UUID] = []
     for agreement in overdue:
-        parties = await _parties(session, agreement.id)
+        parties = await agreements.parties(session, agreement.id)
         step = domain.decide(
-            _state(agreement, parties), domain.Action.EXPIRE, domain.Actor.PLATFORM, now=now
+            agreements.state(agreement, parties),
+            domain.Action.EXPIRE,
+            domain.Actor.PLATFORM,
+            now=now,
         )
         if not step.changed:
             continue
-        await _record_step(
+        await agreements.record_step(
             session,
             agreement,
             parties,
@@ -575,6 +512,161 @@ async def run_expiry(session: SessionDep, admin: PlatformAdmin) -> ExpiryRunPubl
     expired = await expire_overdue(session, now, by_subject=admin.subject)
     await session.commit()
     return ExpiryRunPublic(ran_at=now, expired=expired)
+
+
+# Reporting on a partnership's work makes sense once it is agreed, and while it lasts.
+_REPORTABLE = (
+    domain.AgreementStatus.ACCEPTED,
+    domain.AgreementStatus.ACTIVE,
+    domain.AgreementStatus.SUSPENDED,
+)
+
+
+@router.post(
+    "/agreements/{agreement_id}/activity-reports",
+    status_code=201,
+    response_model=ActivityReportPublic,
+    tags=["partnership health"],
+    responses=_TRANSITION_RESPONSES,
+)
+async def report_activity(
+    agreement_id: uuid.UUID,
+    body: ActivityReportCreate,
+    session: SessionDep,
+    request: Request,
+    officer: CityOfficer,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """A party's officer reports on the partnership's work (a few lines: what was done, what
+    comes next). The other parties hear of it, and it is a sign of life: the agreement is not
+    dormant any more."""
+    domain.check_acts_for(officer, body.city_id)
+
+    async def report() -> ActivityReportPublic:
+        agreement, parties = await _load_visible_agreement(
+            session, officer, agreement_id, for_update=True
+        )
+        if body.city_id not in {p.city_id for p in parties}:
+            raise DomainError(f"city {body.city_id} is not a party to this agreement")
+        if agreement.status not in _REPORTABLE:
+            raise Conflict(
+                f"the agreement is {agreement.status}; activity is reported on an accepted, "
+                "active or suspended agreement"
+            )
+        now = utcnow()
+        row = AgreementActivityReport(
+            agreement_id=agreement.id,
+            city_id=body.city_id,
+            text=body.text,
+            by_subject=officer.subject,
+            at=now,
+        )
+        session.add(row)
+        agreements.touch(agreement, now)
+        session.add(agreement)
+        await record_event(
+            session,
+            AGREEMENT_ACTIVITY_REPORTED,
+            agreement.id,
+            AgreementActivityReported(
+                agreement_id=agreement.id,
+                title=agreement.title,
+                party_city_ids=[p.city_id for p in parties],
+                report_id=row.id,
+                city_id=body.city_id,
+                text=body.text,
+                by_subject=officer.subject,
+                at=now,
+            ),
+        )
+        await session.flush()
+        return ActivityReportPublic.model_validate(row)
+
+    return await idempotent(session, request, idempotency_key, body, report)
+
+
+@router.get(
+    "/agreements/{agreement_id}/activity-reports",
+    response_model=list[ActivityReportPublic],
+    tags=["partnership health"],
+)
+async def list_activity_reports(
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Sequence[AgreementActivityReport]:
+    """The partnership's reports, newest first; for its parties' officers and administrators."""
+    await _load_visible_agreement(session, caller, agreement_id)
+    return (
+        await session.exec(
+            select(AgreementActivityReport)
+            .where(AgreementActivityReport.agreement_id == agreement_id)
+            .order_by(col(AgreementActivityReport.at).desc())
+            .limit(limit)
+        )
+    ).all()
+
+
+@router.get(
+    "/agreements/dormant",
+    response_model=list[DormantAgreementPublic],
+    tags=["partnership health"],
+)
+async def list_dormant_agreements(
+    session: SessionDep,
+    request: Request,
+    caller: Overseer,
+    city_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="only this city's; default: every city (administrators) or the "
+            "caller's own cities (officers)"
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DormantAgreementPublic]:
+    """Active agreements without a sign of life for MATCHING_DORMANT_AFTER_DAYS, the longest
+    silent first, with the days since their last one."""
+    if city_id is not None:
+        domain.check_oversees(caller, city_id)
+    cities = (
+        [city_id]
+        if city_id is not None
+        else None
+        if caller.is_platform_admin
+        else [uuid.UUID(c) for c in caller.scopes(Role.CITY_OFFICER)]
+    )
+    now = utcnow()
+    days = request.app.state.runtime.settings.dormant_after_days
+    found = await health.dormant_agreements(session, now, days, cities, limit)
+    publics = await _publics(session, found)
+    return [
+        DormantAgreementPublic(
+            id=a.id,
+            title=a.title,
+            party_city_ids=[p.city_id for p in public.parties],
+            last_activity_at=a.last_activity_at,
+            days_since_activity=health.days_since(a.last_activity_at, now),
+            dormancy_reminded_at=a.dormancy_reminded_at,
+        )
+        for a, public in zip(found, publics, strict=True)
+    ]
+
+
+@router.post(
+    "/agreements/dormancy-runs", response_model=DormancyRunPublic, tags=["partnership health"]
+)
+async def run_dormancy_check(
+    session: SessionDep, request: Request, _admin: PlatformAdmin
+) -> DormancyRunPublic:
+    """Remind the parties of dormant agreements now (the service also does it on its own, every
+    MATCHING_DORMANCY_CHECK_EVERY_SECONDS). Running it again reminds no one twice in a period."""
+    now = utcnow()
+    days = request.app.state.runtime.settings.dormant_after_days
+    reminded = await health.remind_dormant(session, now, days)
+    await session.commit()
+    return DormancyRunPublic(ran_at=now, reminded=reminded)
 
 
 @router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"])
@@ -606,10 +698,10 @@ async def list_agreements(
     )
     if status is not None:
         query = query.where(Agreement.status == status)
-    agreements = (
+    found = (
         await session.exec(query.order_by(col(Agreement.proposed_at).desc()).limit(limit))
     ).all()
-    return await _publics(session, agreements)
+    return await _publics(session, found)
 
 
 def _fits(fits: tuple[suggestions.Fit, ...]) -> list[FitPublic]:

@@ -12,7 +12,12 @@ does not allow is refused with the current state and what is allowed from it.
 
 The proposer counts as accepting. When the last party accepts, the agreement is `accepted`; a
 party's officer then activates it (activation is deliberate, not automatic: it is the moment
-the work starts, which the parties choose, e.g. once a budget is secured)."""
+the work starts, which the parties choose, e.g. once a budget is secured).
+
+The platform suspends an active agreement on its own when a party's conflict phase escalates
+to active conflict (`services.matching.reactions`). An agreement may carry *blocks* (a linked
+need withdrawn, a party in active conflict): while it does, it can be neither accepted nor
+activated; it can still be rejected, expire, or (once active) be suspended or ended."""
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,13 +61,18 @@ class Action(StrEnum):
 
 class Actor(StrEnum):
     PARTY = "party"  # an officer acting for one of the parties
-    PLATFORM = "platform"  # the platform itself: its expiry run (an administrator or a scheduler)
+    # The platform itself: its expiry run (an administrator or a scheduler), its reactions to
+    # registry events (a suspension on a conflict escalation).
+    PLATFORM = "platform"
+
+
+_PARTY, _PLATFORM = frozenset({Actor.PARTY}), frozenset({Actor.PLATFORM})
 
 
 @dataclass(frozen=True)
 class Rule:
     to: AgreementStatus
-    by: Actor
+    by: frozenset[Actor]
     needs_reason: bool = False
 
 
@@ -71,16 +81,17 @@ _S, _A = AgreementStatus, Action
 LIFECYCLE: Mapping[tuple[AgreementStatus, Action], Rule] = MappingProxyType(
     {
         # Each acceptance is recorded; the state moves only with the last party's.
-        (_S.PROPOSED, _A.ACCEPT): Rule(_S.ACCEPTED, Actor.PARTY),
-        (_S.PROPOSED, _A.REJECT): Rule(_S.REJECTED, Actor.PARTY, needs_reason=True),
-        (_S.PROPOSED, _A.EXPIRE): Rule(_S.EXPIRED, Actor.PLATFORM),
-        (_S.ACCEPTED, _A.ACTIVATE): Rule(_S.ACTIVE, Actor.PARTY),
-        (_S.ACTIVE, _A.SUSPEND): Rule(_S.SUSPENDED, Actor.PARTY),
-        (_S.SUSPENDED, _A.RESUME): Rule(_S.ACTIVE, Actor.PARTY),
-        (_S.ACTIVE, _A.CONCLUDE): Rule(_S.CONCLUDED, Actor.PARTY),
-        (_S.SUSPENDED, _A.CONCLUDE): Rule(_S.CONCLUDED, Actor.PARTY),
-        (_S.ACTIVE, _A.TERMINATE): Rule(_S.TERMINATED, Actor.PARTY, needs_reason=True),
-        (_S.SUSPENDED, _A.TERMINATE): Rule(_S.TERMINATED, Actor.PARTY, needs_reason=True),
+        (_S.PROPOSED, _A.ACCEPT): Rule(_S.ACCEPTED, _PARTY),
+        (_S.PROPOSED, _A.REJECT): Rule(_S.REJECTED, _PARTY, needs_reason=True),
+        (_S.PROPOSED, _A.EXPIRE): Rule(_S.EXPIRED, _PLATFORM),
+        (_S.ACCEPTED, _A.ACTIVATE): Rule(_S.ACTIVE, _PARTY),
+        # The platform too: on a party's escalation to active conflict, with the reason.
+        (_S.ACTIVE, _A.SUSPEND): Rule(_S.SUSPENDED, _PARTY | _PLATFORM),
+        (_S.SUSPENDED, _A.RESUME): Rule(_S.ACTIVE, _PARTY),
+        (_S.ACTIVE, _A.CONCLUDE): Rule(_S.CONCLUDED, _PARTY),
+        (_S.SUSPENDED, _A.CONCLUDE): Rule(_S.CONCLUDED, _PARTY),
+        (_S.ACTIVE, _A.TERMINATE): Rule(_S.TERMINATED, _PARTY, needs_reason=True),
+        (_S.SUSPENDED, _A.TERMINATE): Rule(_S.TERMINATED, _PARTY, needs_reason=True),
     }
 )
 
@@ -108,13 +119,20 @@ def allowed_actions(status: AgreementStatus) -> list[Action]:
     return [action for (state, action) in LIFECYCLE if state is status]
 
 
+_WHO = {
+    _PARTY: "a party's officer",
+    _PLATFORM: "the platform's expiry run",
+    _PARTY | _PLATFORM: "a party's officer, or the platform on a conflict escalation",
+}
+
+
 def _describe(status: AgreementStatus) -> str:
     if status in FINAL:
         return f"{status} is final: nothing more can happen to it"
     described = []
     for action in allowed_actions(status):
         rule = LIFECYCLE[(status, action)]
-        who = "a party's officer" if rule.by is Actor.PARTY else "the platform's expiry run"
+        who = _WHO[rule.by]
         described.append(f"{action} ({who}{', with a reason' if rule.needs_reason else ''})")
     return f"allowed now: {', '.join(described)}"
 
@@ -126,6 +144,12 @@ class AgreementState:
     status: AgreementStatus
     accepted: Mapping[UUID, bool]  # each party, and whether it accepted
     accept_by: datetime
+    # Why it may be neither accepted nor activated now (none: nothing stands in the way).
+    blocks: Sequence[str] = ()
+
+
+# What a block stands in the way of: the agreement coming to be, or its work starting.
+BLOCKED_ACTIONS = frozenset({Action.ACCEPT, Action.ACTIVATE})
 
 
 @dataclass(frozen=True)
@@ -167,11 +191,15 @@ def decide(
         raise Conflict(
             f"the agreement is {status}; it cannot be {_PAST[action]}: {_describe(status)}"
         )
-    if actor is not rule.by:
-        who = "a party's officer" if rule.by is Actor.PARTY else "the platform's expiry run"
-        raise Forbidden(f"only {who} may {action} an agreement")
+    if actor not in rule.by:
+        raise Forbidden(f"only {_WHO[rule.by]} may {action} an agreement")
     if rule.needs_reason and not (reason and reason.strip()):
         raise DomainError(f"say why: to {action} an agreement needs a reason")
+    if action in BLOCKED_ACTIONS and state.blocks:
+        raise Conflict(
+            f"the agreement is {status} but blocked, so it cannot be {_PAST[action]}: "
+            f"{'; '.join(state.blocks)}"
+        )
     if status is AgreementStatus.PROPOSED:
         overdue = now >= state.accept_by
         deadline = state.accept_by.isoformat()
@@ -339,3 +367,40 @@ def may_see(principal: Principal, party_ids: Iterable[UUID]) -> bool:
     """Whether the caller may know the agreement exists: a party's officer, or an administrator.
     Anyone else is answered as if there were no such agreement."""
     return principal.is_platform_admin or any(principal.acts_for_city(c) for c in party_ids)
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """A network's mandate to act for a member city, as matching's read model knows it."""
+
+    network_id: UUID
+    domains: frozenset[str]  # empty: every domain
+
+
+def mandated_networks(
+    in_conflict_zone: bool, mandates: Iterable[Mandate], domain_code: str
+) -> set[UUID]:
+    """The networks whose officers may speak for a city on a matter of `domain_code`. City
+    diplomacy is demand-driven: for a city in a conflict zone, a request comes from the city or
+    from the network it mandated to act for it (DOMAIN.md), within the mandate's domains.
+    Elsewhere only the city's own officers speak for it."""
+    if not in_conflict_zone:
+        return set()
+    return {m.network_id for m in mandates if not m.domains or domain_code in m.domains}
+
+
+def speaks_for(principal: Principal, city_id: UUID, networks: Iterable[UUID]) -> bool:
+    """Whether the caller acts for the city, themselves or as an officer of one of `networks`
+    (those `mandated_networks` names)."""
+    officer_of = principal.scopes(Role.NETWORK_OFFICER)
+    return principal.acts_for_city(city_id) or any(str(n) in officer_of for n in networks)
+
+
+def check_speaks_for(principal: Principal, city_id: UUID, networks: Iterable[UUID]) -> None:
+    if not speaks_for(principal, city_id, networks):
+        raise Forbidden(
+            f"you act for {_cities_of(principal)}, not for city {city_id}, and no network you "
+            "are an officer of holds its mandate for this (a network acts only for a member "
+            "city in a conflict zone that mandated it, within the mandate's domains); ask the "
+            "city's officer, or refresh your token if you were given the role a moment ago"
+        )

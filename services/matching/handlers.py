@@ -1,10 +1,13 @@
 """What matching does with the events it consumes: the one table of event type -> handler.
 
 Every registry event below feeds matching's read model; the rules (versions, events held until
-their city is known, rebuilding) are in `services.matching.read_model`."""
+their city is known, rebuilding, reactions of agreements) are in `services.matching.read_model`.
+Every funding event about an agreement (its payload has `agreement_id`) is a sign of that
+agreement's life (`services.matching.health`): taken from funding's contract, so an event
+funding adds later is handled as soon as its contract is published."""
 
-from services.matching import read_model
-from shared.contracts import EventSpec
+from services.matching import health, read_model
+from shared.contracts import EventSpec, funding
 from shared.contracts.registry.cities import CITY_REGISTERED, CITY_UPDATED, CITY_VERIFIED
 from shared.contracts.registry.conflict import (
     CONFLICT_PROFILE_ASSESSED,
@@ -38,4 +41,5 @@ HANDLERS: dict[EventSpec, Handler] = {
     OFFER_WITHDRAWN: read_model.on_offer_withdrawn,
     NETWORK_REGISTERED: read_model.on_network_registered,
     NETWORK_MEMBERSHIP_CHANGED: read_model.on_network_membership_changed,
+    **dict.fromkeys(health.funding_activity_specs(funding.EVENTS), health.on_funding_activity),
 }

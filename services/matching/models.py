@@ -30,6 +30,7 @@ from services.matching.domain import (
     AgreementKind,
     AgreementStatus,
 )
+from services.matching.interests import Answer, InterestKind, InterestStatus
 from shared.db import UTCDateTime, utcnow
 from shared.money import currency_code, from_minor_units, minor_units
 
@@ -194,6 +195,15 @@ class Agreement(MatchingTable, table=True):
     # The optional budget request, in integer minor units of its currency (never a float).
     budget_amount_minor: int | None = Field(default=None, sa_type=BigInteger)
     budget_currency: str | None = Field(default=None, max_length=3)
+    # The accepted expression of interest it grew from, if any.
+    interest_id: uuid.UUID | None = Field(default=None, index=True)
+    # Partnership health: the time of the latest sign of life (its own steps, a party's
+    # activity report, a funding event about it), and of the latest reminder that it is dormant.
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    dormancy_reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What stands in the way of accepting or activating it, by cause (e.g. "need:<id>",
+    # "conflict:<city id>") -> why, for people; set and cleared by `services.matching.reactions`.
+    blocks: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
     @property
     def budget_amount(self) -> Decimal | None:
@@ -227,6 +237,62 @@ class AgreementHistoryEntry(MatchingTable, table=True):
     by_subject: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, sa_type=Text)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AgreementActivityReport(MatchingTable, table=True):
+    """A party's short report of the partnership's work: a sign of life, kept and dated."""
+
+    __tablename__ = "agreement_activity_reports"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreements.id", index=True)
+    city_id: uuid.UUID
+    text: str = Field(sa_type=Text)
+    by_subject: str = Field(max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConflictReaction(MatchingTable, table=True):
+    """A conflict assessment agreements were made to react to (an escalation or the end of one).
+    Kept out of the read model, so that rebuilding it by replaying the registry's topic does not
+    suspend an agreement a second time (its parties may have resumed it since)."""
+
+    __tablename__ = "conflict_reactions"
+
+    assessment_id: uuid.UUID = Field(primary_key=True)
+    city_id: uuid.UUID = Field(index=True)
+    escalated: bool = Field(description="true: into active conflict; false: out of it")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PartnershipInterest(MatchingTable, table=True):
+    """An expression of interest from one city to another on a need (see
+    `services.matching.interests`), seen only by the two cities and platform administrators."""
+
+    __tablename__ = "partnership_interests"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: InterestKind = Field(sa_type=_str_enum(InterestKind))
+    status: InterestStatus = Field(
+        default=InterestStatus.OPEN, sa_type=_str_enum(InterestStatus), index=True
+    )
+    from_city_id: uuid.UUID = Field(index=True)
+    to_city_id: uuid.UUID = Field(index=True)
+    need_id: uuid.UUID = Field(index=True)
+    offer_id: uuid.UUID | None = Field(default=None, index=True)
+    # The need's, when it was expressed: what a network's mandate is checked against.
+    domain: str = Field(max_length=60)
+    need_title: str
+    message: str = Field(sa_type=Text)
+    expressed_by_subject: str = Field(max_length=200)
+    expressed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    answer_message: str | None = Field(default=None, sa_type=Text)
+    answered_by_subject: str | None = Field(default=None, max_length=200)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why it was withdrawn (the asker's words) or closed (the platform's).
+    end_reason: str | None = Field(default=None, sa_type=Text)
+    status_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    agreement_id: uuid.UUID | None = Field(default=None, description="the agreement it became")
 
 
 class KnownCityPublic(SQLModel):
@@ -283,6 +349,11 @@ class AgreementCreate(SQLModel):
         default=None,
         description="every party must accept by then, or the agreement expires; default: "
         "the service's MATCHING_ACCEPTANCE_DAYS from now",
+    )
+    interest_id: uuid.UUID | None = Field(
+        default=None,
+        description="the accepted expression of interest it grows from; its need (and offer) "
+        "are linked to the agreement",
     )
 
 
@@ -343,12 +414,100 @@ class AgreementPublic(SQLModel):
     start_date: date | None
     end_date: date | None
     budget_request: BudgetPublic | None
+    interest_id: uuid.UUID | None
+    last_activity_at: datetime = Field(description="its latest sign of life")
+    blocks: list[str] = Field(
+        description="why it can be neither accepted nor activated now (empty: nothing in the way)"
+    )
     history: list[HistoryEntryPublic] = Field(description="every step of its life, oldest first")
 
 
 class ExpiryRunPublic(SQLModel):
     ran_at: datetime
     expired: list[uuid.UUID] = Field(description="the agreements this run expired")
+
+
+class ActivityReportCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: uuid.UUID = Field(description="the party the caller acts for")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
+
+
+class ActivityReportPublic(SQLModel):
+    id: uuid.UUID
+    agreement_id: uuid.UUID
+    city_id: uuid.UUID
+    text: str
+    by_subject: str
+    at: datetime
+
+
+class DormantAgreementPublic(SQLModel):
+    id: uuid.UUID
+    title: str
+    party_city_ids: list[uuid.UUID]
+    last_activity_at: datetime
+    days_since_activity: int
+    dormancy_reminded_at: datetime | None = Field(description="the latest reminder, if any")
+
+
+class DormancyRunPublic(SQLModel):
+    ran_at: datetime
+    reminded: list[uuid.UUID] = Field(
+        description="the dormant agreements whose parties it reminded"
+    )
+
+
+class InterestCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_city_id: uuid.UUID = Field(description="the asking city, which the caller speaks for")
+    to_city_id: uuid.UUID = Field(description="the city asked")
+    need_id: uuid.UUID = Field(
+        description="an open need of the asking city (a request) or of the city asked (an offer "
+        "to help)"
+    )
+    offer_id: uuid.UUID | None = Field(
+        default=None, description="an open offer of the city that would help with the need"
+    )
+    message: Reason
+
+
+class InterestAnswerCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: uuid.UUID = Field(description="the city asked, which the caller speaks for")
+    answer: Answer
+    message: Reason | None = Field(default=None, description="required to decline")
+
+
+class InterestWithdrawalCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: uuid.UUID = Field(description="the asking city, which the caller speaks for")
+    reason: Reason | None = None
+
+
+class InterestPublic(SQLModel):
+    id: uuid.UUID
+    kind: InterestKind
+    status: InterestStatus
+    from_city_id: uuid.UUID
+    to_city_id: uuid.UUID
+    need_id: uuid.UUID
+    need_title: str
+    offer_id: uuid.UUID | None
+    domain: str
+    message: str
+    expressed_by_subject: str
+    expressed_at: datetime
+    answer_message: str | None
+    answered_by_subject: str | None
+    answered_at: datetime | None
+    end_reason: str | None
+    status_changed_at: datetime
+    agreement_id: uuid.UUID | None
 
 
 class ComponentPublic(SQLModel):

@@ -20,6 +20,9 @@ The rules every handler here follows:
   transaction-scoped advisory lock per city orders "hold" against "register", so that a held
   event cannot slip in just after the registration looked for held events (SQLite already runs
   one writer at a time).
+- **Reacting.** A withdrawn need or offer, and a city's escalation to active conflict, change
+  agreements and expressions of interest in the same transaction (`services.matching.reactions`,
+  idempotent like the rest: a replay finds nothing left to change).
 - **Rebuildable.** `clear_read_model` empties the read-model tables and the matching consumer's
   inbox rows (agreements are matching's own data and stay). With the consumer group's offsets
   then reset to the earliest, every registry event is delivered again and the same rows are
@@ -49,6 +52,7 @@ from sqlalchemy import delete, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.matching import reactions
 from services.matching.models import (
     READ_MODEL_TABLES,
     ItemKind,
@@ -277,6 +281,7 @@ async def on_conflict_profile_assessed(
     session: AsyncSession, event: Event, p: ConflictProfileAssessed
 ) -> None:
     city = await _known_city(session, p.city_id)
+    was_in_active_conflict = reactions.in_active_conflict(city.conflict_zone, city.conflict_phase)
     assessment = {
         "conflict_zone": p.zone,
         "conflict_phase": p.phase,
@@ -287,6 +292,9 @@ async def on_conflict_profile_assessed(
     }
     _set_city(city, event, {"conflict": assessment})
     session.add(city)
+    await reactions.on_conflict_assessed(
+        session, city, was_in_active_conflict=was_in_active_conflict
+    )
 
 
 @_city_bound(DIPLOMACY_READINESS_STATED)
@@ -333,6 +341,8 @@ def _need_or_offer(kind: ItemKind) -> Applier:
         else:
             item.sqlmodel_update(values)
         session.add(item)
+        if item.status == "withdrawn":
+            await reactions.on_item_withdrawn(session, item)
 
     return apply
 

@@ -26,3 +26,13 @@ class MatchingSettings(ServiceSettings):
         description="days the parties have to accept a proposed agreement when the proposal "
         "sets no accept_by (MATCHING_ACCEPTANCE_DAYS)",
     )
+    dormant_after_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="days without a sign of life after which an active agreement is dormant and "
+        "its parties are reminded, once per such period (MATCHING_DORMANT_AFTER_DAYS)",
+    )
+    dormancy_check_every_seconds: float = Field(
+        3600, gt=0, description="how often dormant agreements are looked for"
+    )

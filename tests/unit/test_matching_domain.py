@@ -89,12 +89,13 @@ def test_every_allowed_transition_leads_where_the_table_says(
     source: AgreementStatus, action: Action
 ) -> None:
     rule = LIFECYCLE[(source, action)]
-    actor, now = rule.by, (DEADLINE if action is Action.EXPIRE else NOW)
-    step = decide(
-        state(source), action, actor, city_id=B if actor is Actor.PARTY else None,
-        reason="a reason", now=now,
-    )  # fmt: skip
-    assert (step.from_status, step.to_status, step.changed) == (source, rule.to, True)
+    now = DEADLINE if action is Action.EXPIRE else NOW
+    for actor in rule.by:
+        step = decide(
+            state(source), action, actor, city_id=B if actor is Actor.PARTY else None,
+            reason="a reason", now=now,
+        )  # fmt: skip
+        assert (step.from_status, step.to_status, step.changed) == (source, rule.to, True)
 
 
 ILLEGAL = [
@@ -202,7 +203,11 @@ def test_each_action_is_taken_only_by_its_actor() -> None:
     with pytest.raises(Forbidden, match="expiry run"):
         decide(state(S.PROPOSED), Action.EXPIRE, Actor.PARTY, city_id=B, now=DEADLINE)
     with pytest.raises(Forbidden, match="party's officer"):
-        decide(state(S.ACTIVE), Action.SUSPEND, Actor.PLATFORM, now=NOW)
+        decide(state(S.ACTIVE), Action.CONCLUDE, Actor.PLATFORM, now=NOW)
+    # The platform suspends on a party's escalation to active conflict; it resumes nothing.
+    assert decide(state(S.ACTIVE), Action.SUSPEND, Actor.PLATFORM, now=NOW).to_status is S.SUSPENDED
+    with pytest.raises(Forbidden, match="party's officer"):
+        decide(state(S.SUSPENDED), Action.RESUME, Actor.PLATFORM, now=NOW)
 
 
 # --- Terms, links, money ---------------------------------------------------------------------

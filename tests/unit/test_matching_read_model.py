@@ -4,9 +4,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.matching.handlers import HANDLERS
+from services.matching.health import on_funding_activity
 from services.matching.read_model import city_update_values, is_current, plan_city_changes
+from shared.contracts import funding
 from shared.contracts.registry import EVENTS, identity
 from shared.contracts.registry.cities import CityUpdated
+from shared.contracts.registry.topic import TOPIC
 
 T1 = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
 T2 = T1 + timedelta(seconds=1)
@@ -55,4 +58,10 @@ def test_city_updated_gives_only_the_profile_fields_it_changed() -> None:
 
 def test_every_registry_event_but_identity_feeds_the_read_model() -> None:
     expected = {spec.type for spec in EVENTS} - {spec.type for spec in identity.EVENTS}
-    assert {spec.type for spec in HANDLERS} == expected
+    assert {spec.type for spec in HANDLERS if spec.topic == TOPIC} == expected
+
+
+def test_every_funding_event_about_an_agreement_is_a_sign_of_its_life() -> None:
+    about_agreements = {s for s in funding.EVENTS if "agreement_id" in s.payload.model_fields}
+    assert {spec for spec in HANDLERS if spec.topic == funding.TOPIC} == about_agreements
+    assert all(HANDLERS[spec] is on_funding_activity for spec in about_agreements)

@@ -1,0 +1,149 @@
+"""Writing an agreement's life to the database: its parties, the rules' view of it, and each
+step applied with its history row and event in the caller's transaction. Shared by the HTTP
+routes (a party's officer), the expiry run and the reactions to registry events (the platform)."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.matching import domain
+from services.matching.models import (
+    Agreement,
+    AgreementHistoryEntry,
+    AgreementParty,
+    KnownNeedOffer,
+)
+from shared.contracts import EventSpec, Payload
+from shared.contracts.matching import (
+    AGREEMENT_ACTIVATED,
+    AGREEMENT_CONCLUDED,
+    AGREEMENT_EXPIRED,
+    AGREEMENT_REJECTED,
+    AGREEMENT_RESUMED,
+    AGREEMENT_SUSPENDED,
+    AGREEMENT_TERMINATED,
+    AgreementActivated,
+    AgreementConcluded,
+    AgreementExpired,
+    AgreementRejected,
+    AgreementResumed,
+    AgreementSuspended,
+    AgreementTerminated,
+)
+from shared.outbox import record_event
+
+
+async def parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementParty]:
+    return list(
+        (
+            await session.exec(
+                select(AgreementParty)
+                .where(AgreementParty.agreement_id == agreement_id)
+                .order_by(col(AgreementParty.city_id))
+            )
+        ).all()
+    )
+
+
+async def linked_items(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, domain.LinkedItem]:
+    """Needs and offers as matching's read model knows them (those it does not are left out)."""
+    if not ids:
+        return {}
+    rows = (await session.exec(select(KnownNeedOffer).where(col(KnownNeedOffer.id).in_(ids)))).all()
+    return {
+        row.id: domain.LinkedItem(
+            id=row.id, kind=row.kind.value, city_id=row.city_id, title=row.title, status=row.status
+        )
+        for row in rows
+    }
+
+
+def state(agreement: Agreement, parties: Iterable[AgreementParty]) -> domain.AgreementState:
+    return domain.AgreementState(
+        status=agreement.status,
+        accepted={party.city_id: party.accepted_at is not None for party in parties},
+        accept_by=agreement.accept_by,
+        blocks=tuple(agreement.blocks.values()),
+    )
+
+
+def touch(agreement: Agreement, at: datetime) -> None:
+    """A sign of life at `at`: the latest one counts, whatever order they are learnt in."""
+    agreement.last_activity_at = max(agreement.last_activity_at, at)
+
+
+_TRANSITION_EVENTS: dict[domain.Action, tuple[EventSpec, type[Payload]]] = {
+    domain.Action.ACTIVATE: (AGREEMENT_ACTIVATED, AgreementActivated),
+    domain.Action.SUSPEND: (AGREEMENT_SUSPENDED, AgreementSuspended),
+    domain.Action.RESUME: (AGREEMENT_RESUMED, AgreementResumed),
+    domain.Action.CONCLUDE: (AGREEMENT_CONCLUDED, AgreementConcluded),
+    domain.Action.TERMINATE: (AGREEMENT_TERMINATED, AgreementTerminated),
+    domain.Action.REJECT: (AGREEMENT_REJECTED, AgreementRejected),
+    domain.Action.EXPIRE: (AGREEMENT_EXPIRED, AgreementExpired),
+}
+
+
+async def record_step(
+    session: AsyncSession,
+    agreement: Agreement,
+    parties: list[AgreementParty],
+    step: domain.Step,
+    *,
+    by_city_id: uuid.UUID | None,
+    by_subject: str | None,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Apply a transition that changed something: the new status, its dated history row and its
+    event, in the caller's transaction."""
+    agreement.status = step.to_status
+    agreement.status_changed_at = now
+    touch(agreement, now)
+    session.add(agreement)
+    session.add(
+        AgreementHistoryEntry(
+            agreement_id=agreement.id,
+            action=step.action,
+            from_status=step.from_status,
+            to_status=step.to_status,
+            by_city_id=by_city_id,
+            by_subject=by_subject,
+            reason=reason,
+            at=now,
+        )
+    )
+    spec, payload_type = _TRANSITION_EVENTS[step.action]
+    extra: dict[str, object] = {}
+    if step.action is domain.Action.ACTIVATE:
+        extra = {
+            "start_date": agreement.start_date,
+            "end_date": agreement.end_date,
+            "budget_amount": agreement.budget_amount,
+            "budget_currency": agreement.budget_currency,
+        }
+    elif step.action is domain.Action.EXPIRE:
+        extra = {
+            "not_accepted_city_ids": [p.city_id for p in parties if p.accepted_at is None],
+            "accept_by": agreement.accept_by,
+        }
+    await record_event(
+        session,
+        spec,
+        agreement.id,
+        payload_type(
+            agreement_id=agreement.id,
+            title=agreement.title,
+            party_city_ids=sorted(p.city_id for p in parties),
+            status=step.to_status,
+            previous_status=step.from_status,
+            by_city_id=by_city_id,
+            by_subject=by_subject,
+            reason=reason,
+            **extra,
+        ),
+    )

@@ -1,0 +1,304 @@
+"""Expressions of interest over HTTP: a city asks another to partner on a need, the other
+answers, the asker can withdraw; the rules are in `services.matching.interests`.
+
+Who speaks for a city: its officers, and for a city in a conflict zone the officers of a network
+it mandated (within the mandate's domains), as `domain.mandated_networks` says. An expression of
+interest is visible only to those who speak for one of its two cities, and to platform
+administrators; to anyone else it does not exist (404, not 403), as agreements."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.matching import agreements, domain, interests, partners
+from services.matching.interest_events import record_interest_event
+from services.matching.interests import InterestState, InterestStatus
+from services.matching.models import (
+    InterestAnswerCreate,
+    InterestCreate,
+    InterestPublic,
+    InterestWithdrawalCreate,
+    KnownCity,
+    KnownMembership,
+    KnownNeedOffer,
+    PartnershipInterest,
+)
+from shared.auth import Principal, Role, allow
+from shared.contracts.matching import (
+    PARTNERSHIP_INTEREST_ANSWERED,
+    PARTNERSHIP_INTEREST_EXPRESSED,
+    PARTNERSHIP_INTEREST_WITHDRAWN,
+)
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.service import SessionDep
+
+router = APIRouter(tags=["expressions of interest"])
+
+# Those who may speak for a city: its officers, and its mandated network's officers.
+Speaker = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER))]
+Reader = Annotated[
+    Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER, Role.PLATFORM_ADMIN))
+]
+
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"description": "no such expression of interest, or the caller speaks for neither city"},
+    409: {"description": "not possible in its current state (the answer names it)"},
+}
+
+
+async def _known_city(session: AsyncSession, city_id: uuid.UUID) -> KnownCity:
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        raise DomainError(
+            f"city {city_id} is not known to matching (yet); a city registered a moment ago may "
+            "still be on its way, so retry shortly"
+        )
+    return city
+
+
+async def _mandates(session: AsyncSession, city_id: uuid.UUID) -> list[domain.Mandate]:
+    rows = (
+        await session.exec(
+            select(KnownMembership).where(
+                KnownMembership.city_id == city_id,
+                col(KnownMembership.current),
+                col(KnownMembership.mandate),
+            )
+        )
+    ).all()
+    return [domain.Mandate(m.network_id, frozenset(m.mandate_domains)) for m in rows]
+
+
+async def _voices(session: AsyncSession, city_id: uuid.UUID, domain_code: str) -> set[uuid.UUID]:
+    """The networks whose officers speak for the city on a matter of `domain_code`."""
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        return set()
+    in_zone = partners.in_conflict_zone(city)
+    return domain.mandated_networks(in_zone, await _mandates(session, city_id), domain_code)
+
+
+async def _speaks_for(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
+) -> bool:
+    if principal.acts_for_city(city_id):
+        return True  # no need to look up mandates
+    return domain.speaks_for(principal, city_id, await _voices(session, city_id, domain_code))
+
+
+async def _check_speaks_for(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
+) -> None:
+    if not principal.acts_for_city(city_id):
+        networks = await _voices(session, city_id, domain_code)
+        domain.check_speaks_for(principal, city_id, networks)
+
+
+async def _load_visible(
+    session: AsyncSession, principal: Principal, interest_id: uuid.UUID, *, for_update: bool = False
+) -> PartnershipInterest:
+    interest = await session.get(PartnershipInterest, interest_id, with_for_update=for_update)
+    visible = interest is not None and (
+        principal.is_platform_admin
+        or await _speaks_for(session, principal, interest.from_city_id, interest.domain)
+        or await _speaks_for(session, principal, interest.to_city_id, interest.domain)
+    )
+    # One answer for "no such expression of interest" and "not yours" (OWASP API1).
+    if interest is None or not visible:
+        raise NotFound(f"no expression of interest with id {interest_id}")
+    return interest
+
+
+def _public(interest: PartnershipInterest) -> InterestPublic:
+    return InterestPublic.model_validate(interest)
+
+
+@router.post("/interests", status_code=201, response_model=InterestPublic, responses=_RESPONSES)
+async def express_interest(
+    body: InterestCreate,
+    session: SessionDep,
+    request: Request,
+    speaker: Speaker,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """The asking city (its officer, or its mandated network's) asks another city to partner on
+    a need: one of its own (a request, optionally naming an offer of the other city's) or one of
+    the other's (an offer to help, optionally naming one of its offers). Both cities must be
+    known, and a city in a conflict zone only takes part once the preconditions of city
+    diplomacy hold. The city asked hears of it (PartnershipInterestExpressed)."""
+    await _known_city(session, body.from_city_id)
+    ids = [body.need_id, *([body.offer_id] if body.offer_id else [])]
+    kind = interests.check_expression(
+        body.from_city_id, body.to_city_id, body.need_id, body.offer_id,
+        await agreements.linked_items(session, ids),
+    )  # fmt: skip
+    need = await session.get(KnownNeedOffer, body.need_id)
+    assert need is not None, "checked by check_expression"
+    need_domain = need.domain
+    # Before the idempotent replay too, so a stored answer is replayed only to the asker's side.
+    await _check_speaks_for(session, speaker, body.from_city_id, need_domain)
+
+    async def express() -> InterestPublic:
+        from_city = await _known_city(session, body.from_city_id)
+        to_city = await _known_city(session, body.to_city_id)
+        partners.check_may_ask(from_city)
+        partners.check_may_ask(to_city)
+        pending = (
+            await session.exec(
+                select(PartnershipInterest.id, PartnershipInterest.status).where(
+                    PartnershipInterest.from_city_id == body.from_city_id,
+                    PartnershipInterest.to_city_id == body.to_city_id,
+                    PartnershipInterest.need_id == body.need_id,
+                    col(PartnershipInterest.status).in_(interests.STILL_OPEN),
+                    col(PartnershipInterest.agreement_id).is_(None),
+                )
+            )
+        ).first()
+        if pending is not None:
+            raise Conflict(
+                f"{from_city.name} already asked {to_city.name} about this need: expression of "
+                f"interest {pending[0]} is {pending[1]}; withdraw it first to ask anew"
+            )
+        now = utcnow()
+        interest = PartnershipInterest(
+            kind=kind,
+            from_city_id=body.from_city_id,
+            to_city_id=body.to_city_id,
+            need_id=body.need_id,
+            offer_id=body.offer_id,
+            domain=need_domain,
+            need_title=need.title,
+            message=body.message,
+            expressed_by_subject=speaker.subject,
+            expressed_at=now,
+            status_changed_at=now,
+        )
+        session.add(interest)
+        await record_interest_event(
+            session,
+            PARTNERSHIP_INTEREST_EXPRESSED,
+            interest,
+            body.from_city_id,
+            speaker.subject,
+            body.message,
+        )
+        await session.flush()
+        return _public(interest)
+
+    return await idempotent(session, request, idempotency_key, body, express)
+
+
+def _check_side(city_id: uuid.UUID, expected: uuid.UUID, who: str, what: str) -> None:
+    if city_id != expected:
+        raise Forbidden(f"only {who} (city {expected}) may {what} this expression of interest")
+
+
+@router.post(
+    "/interests/{interest_id}/answers", response_model=InterestPublic, responses=_RESPONSES
+)
+async def answer_interest(
+    interest_id: uuid.UUID, body: InterestAnswerCreate, session: SessionDep, speaker: Speaker
+) -> InterestPublic:
+    """The city asked accepts or declines (saying why). Idempotent by design: the same answer
+    again returns it unchanged; another answer is refused with the current state."""
+    interest = await _load_visible(session, speaker, interest_id, for_update=True)
+    _check_side(body.city_id, interest.to_city_id, "the city asked", "answer")
+    await _check_speaks_for(session, speaker, body.city_id, interest.domain)
+    state = InterestState(interest.status, interest.agreement_id)
+    if interests.answer(state, body.answer, body.message):
+        now = utcnow()
+        interest.status = interests.ANSWERED[body.answer]
+        interest.answer_message = body.message
+        interest.answered_by_subject = speaker.subject
+        interest.answered_at = interest.status_changed_at = now
+        session.add(interest)
+        await record_interest_event(
+            session,
+            PARTNERSHIP_INTEREST_ANSWERED,
+            interest,
+            body.city_id,
+            speaker.subject,
+            body.message,
+        )
+        await session.commit()
+    return _public(interest)
+
+
+@router.post(
+    "/interests/{interest_id}/withdrawal", response_model=InterestPublic, responses=_RESPONSES
+)
+async def withdraw_interest(
+    interest_id: uuid.UUID, body: InterestWithdrawalCreate, session: SessionDep, speaker: Speaker
+) -> InterestPublic:
+    """The asking city withdraws, open or accepted, until it became an agreement. Idempotent by
+    design: withdrawing again returns it unchanged."""
+    interest = await _load_visible(session, speaker, interest_id, for_update=True)
+    _check_side(body.city_id, interest.from_city_id, "the asking city", "withdraw")
+    await _check_speaks_for(session, speaker, body.city_id, interest.domain)
+    if interests.withdraw(InterestState(interest.status, interest.agreement_id)):
+        interest.status = InterestStatus.WITHDRAWN
+        interest.end_reason = body.reason
+        interest.status_changed_at = utcnow()
+        session.add(interest)
+        await record_interest_event(
+            session,
+            PARTNERSHIP_INTEREST_WITHDRAWN,
+            interest,
+            body.city_id,
+            speaker.subject,
+            body.reason,
+        )
+        await session.commit()
+    return _public(interest)
+
+
+@router.get("/interests/{interest_id}", response_model=InterestPublic, responses=_RESPONSES)
+async def get_interest(
+    interest_id: uuid.UUID, session: SessionDep, reader: Reader
+) -> InterestPublic:
+    return _public(await _load_visible(session, reader, interest_id))
+
+
+@router.get("/interests", response_model=list[InterestPublic])
+async def list_interests(
+    session: SessionDep,
+    reader: Reader,
+    city_id: Annotated[
+        uuid.UUID, Query(description="expressions of interest this city sent or got")
+    ],
+    direction: Annotated[
+        str | None, Query(pattern="^(sent|received)$", description="sent or received; default both")
+    ] = None,
+    status: Annotated[InterestStatus | None, Query(description="only those in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[InterestPublic]:
+    """A city's expressions of interest, newest first: for those who speak for it (a mandated
+    network's officer sees those in its mandate's domains) and for administrators."""
+    query = select(PartnershipInterest)
+    if direction == "sent":
+        query = query.where(PartnershipInterest.from_city_id == city_id)
+    elif direction == "received":
+        query = query.where(PartnershipInterest.to_city_id == city_id)
+    else:
+        query = query.where(
+            (col(PartnershipInterest.from_city_id) == city_id)
+            | (col(PartnershipInterest.to_city_id) == city_id)
+        )
+    if status is not None:
+        query = query.where(PartnershipInterest.status == status)
+    query = query.order_by(col(PartnershipInterest.expressed_at).desc()).limit(limit)
+    if reader.is_platform_admin or reader.acts_for_city(city_id):
+        return [_public(row) for row in (await session.exec(query)).all()]
+    # A network officer: only if the city mandated their network, and within its domains.
+    mandates = await _mandates(session, city_id)
+    if not any(domain.speaks_for(reader, city_id, {m.network_id}) for m in mandates):
+        domain.check_speaks_for(reader, city_id, ())
+    rows: Sequence[PartnershipInterest] = (await session.exec(query)).all()
+    return [_public(row) for row in rows if await _speaks_for(session, reader, city_id, row.domain)]

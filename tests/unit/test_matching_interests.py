@@ -1,0 +1,199 @@
+"""The pure rules of expressions of interest, of who speaks for a city, of partnership health and
+of which assessments count as active conflict."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import Field
+
+from services.matching.domain import (
+    LinkedItem,
+    Mandate,
+    check_speaks_for,
+    mandated_networks,
+    speaks_for,
+)
+from services.matching.health import days_since, funding_activity_specs, silent_since
+from services.matching.interests import (
+    Answer,
+    InterestKind,
+    InterestState,
+    InterestStatus,
+    answer,
+    check_expression,
+    check_may_become_agreement,
+    closable,
+    withdraw,
+)
+from services.matching.reactions import in_active_conflict
+from shared.auth import Grant, Principal
+from shared.contracts import EventSpec, Payload
+from shared.contracts.funding import EVENTS as FUNDING_EVENTS
+from shared.errors import Conflict, DomainError, Forbidden
+
+LOME, LYON, DAKAR = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+NEED = LinkedItem(uuid.uuid4(), "need", LOME, "Waste collection rounds", "open")
+OFFER = LinkedItem(uuid.uuid4(), "offer", LYON, "Collection engineers", "open")
+DAKAR_OFFER = LinkedItem(uuid.uuid4(), "offer", DAKAR, "Training", "open")
+ITEMS = {item.id: item for item in (NEED, OFFER, DAKAR_OFFER)}
+IS = InterestStatus
+
+
+def test_asking_for_help_with_one_s_own_need_is_a_request() -> None:
+    assert check_expression(LOME, LYON, NEED.id, OFFER.id, ITEMS) is InterestKind.REQUEST
+    assert check_expression(LOME, LYON, NEED.id, None, ITEMS) is InterestKind.REQUEST
+
+
+def test_offering_help_with_the_other_s_need_is_an_offer() -> None:
+    assert check_expression(LYON, LOME, NEED.id, OFFER.id, ITEMS) is InterestKind.OFFER
+
+
+@pytest.mark.parametrize(
+    ("asker", "asked", "need", "offer", "items", "message"),
+    [
+        (LOME, LOME, NEED.id, None, ITEMS, "cannot express interest to itself"),
+        (LYON, DAKAR, NEED.id, None, ITEMS, "neither the asking city nor the city asked"),
+        (LOME, LYON, uuid.uuid4(), None, ITEMS, "not known to matching"),
+        (LOME, LYON, OFFER.id, None, ITEMS, "is an offer, not need"),
+        (LOME, LYON, NEED.id, NEED.id, ITEMS, "is a need, not offer"),
+        (LOME, LYON, NEED.id, DAKAR_OFFER.id, ITEMS, f"must be one of city {LYON}'s"),
+        (LYON, LOME, NEED.id, OFFER.id, ITEMS, None),  # the control: this one passes
+        (
+            LOME,
+            LYON,
+            NEED.id,
+            None,
+            {NEED.id: LinkedItem(NEED.id, "need", LOME, NEED.title, "withdrawn")},
+            "is withdrawn, not open",
+        ),
+    ],
+)
+def test_bad_expressions_of_interest_say_what_is_wrong(
+    asker: uuid.UUID,
+    asked: uuid.UUID,
+    need: uuid.UUID,
+    offer: uuid.UUID | None,
+    items: dict[uuid.UUID, LinkedItem],
+    message: str | None,
+) -> None:
+    if message is None:
+        check_expression(asker, asked, need, offer, items)
+        return
+    with pytest.raises(DomainError, match=message):
+        check_expression(asker, asked, need, offer, items)
+
+
+def state(status: InterestStatus, agreement: uuid.UUID | None = None) -> InterestState:
+    return InterestState(status, agreement)
+
+
+def test_an_open_expression_of_interest_is_answered_once() -> None:
+    assert answer(state(IS.OPEN), Answer.ACCEPT, None) is True
+    assert answer(state(IS.OPEN), Answer.DECLINE, "not this year") is True
+    # The same answer again is a harmless repeat; another one is refused with the state.
+    assert answer(state(IS.ACCEPTED), Answer.ACCEPT, None) is False
+    with pytest.raises(Conflict, match="is accepted; it cannot be answered"):
+        answer(state(IS.ACCEPTED), Answer.DECLINE, "changed our mind")
+    with pytest.raises(Conflict, match="is withdrawn"):
+        answer(state(IS.WITHDRAWN), Answer.ACCEPT, None)
+
+
+def test_declining_needs_a_message() -> None:
+    with pytest.raises(DomainError, match="needs a message"):
+        answer(state(IS.OPEN), Answer.DECLINE, "  ")
+
+
+def test_the_asker_withdraws_until_it_became_an_agreement() -> None:
+    assert withdraw(state(IS.OPEN)) and withdraw(state(IS.ACCEPTED))
+    assert withdraw(state(IS.WITHDRAWN)) is False
+    agreement = uuid.uuid4()
+    with pytest.raises(Conflict, match=f"became agreement {agreement}"):
+        withdraw(state(IS.ACCEPTED, agreement))
+    for ended in (IS.DECLINED, IS.CLOSED):
+        with pytest.raises(Conflict, match=f"is {ended}"):
+            withdraw(state(ended))
+
+
+def test_the_platform_closes_only_what_is_still_open() -> None:
+    assert closable(state(IS.OPEN)) and closable(state(IS.ACCEPTED))
+    assert not closable(state(IS.ACCEPTED, uuid.uuid4()))
+    assert not any(closable(state(s)) for s in (IS.DECLINED, IS.WITHDRAWN, IS.CLOSED))
+
+
+def test_only_an_accepted_expression_of_interest_becomes_an_agreement_once() -> None:
+    both = {LOME, LYON}
+    check_may_become_agreement(state(IS.ACCEPTED), both, {LOME, LYON, DAKAR})
+    with pytest.raises(Conflict, match="only an accepted one"):
+        check_may_become_agreement(state(IS.OPEN), both, both)
+    with pytest.raises(Conflict, match="already became agreement"):
+        check_may_become_agreement(state(IS.ACCEPTED, uuid.uuid4()), both, both)
+    with pytest.raises(DomainError, match=f"concerns city {LYON} too"):
+        check_may_become_agreement(state(IS.ACCEPTED), both, {LOME, DAKAR})
+
+
+# --- Who speaks for a city -------------------------------------------------------------------
+
+ALDA, UCLG = uuid.uuid4(), uuid.uuid4()
+MANDATES = [Mandate(ALDA, frozenset({"inter-ethnic-dialogue"})), Mandate(UCLG, frozenset())]
+
+
+def principal(*grants: str) -> Principal:
+    return Principal("someone", "user", frozenset(Grant.parse(g) for g in grants), 0.0)
+
+
+def test_a_network_speaks_for_a_city_of_a_conflict_zone_within_its_mandate() -> None:
+    assert mandated_networks(True, MANDATES, "inter-ethnic-dialogue") == {ALDA, UCLG}
+    assert mandated_networks(True, MANDATES, "drinking-water") == {UCLG}
+    # Outside a conflict zone, only the city's own officers speak for it.
+    assert mandated_networks(False, MANDATES, "inter-ethnic-dialogue") == set()
+
+
+def test_speaking_for_a_city() -> None:
+    assert speaks_for(principal(f"city_officer:{LOME}"), LOME, ())
+    assert speaks_for(principal(f"network_officer:{ALDA}"), LOME, {ALDA})
+    assert not speaks_for(principal(f"network_officer:{ALDA}"), LOME, {UCLG})
+    assert not speaks_for(principal(f"city_officer:{LYON}"), LOME, {ALDA})
+    with pytest.raises(Forbidden, match=f"not for city {LOME}, and no network"):
+        check_speaks_for(principal(f"city_officer:{LYON}"), LOME, ())
+
+
+# --- Health, conflict ------------------------------------------------------------------------
+
+
+def test_dormancy_counts_whole_days_of_silence() -> None:
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+    assert silent_since(now, 90) == now - timedelta(days=90)
+    assert days_since(now - timedelta(days=90, hours=23), now) == 90
+
+
+class _AboutAnAgreement(Payload):
+    agreement_id: uuid.UUID | None = Field(None)
+
+
+def test_funding_events_count_as_activity_when_they_name_an_agreement() -> None:
+    about = EventSpec(
+        "TrancheReleased", _AboutAnAgreement, "funding.events", "/f", "x", _AboutAnAgreement()
+    )
+    assert funding_activity_specs([*FUNDING_EVENTS, about]) == [
+        *(s for s in FUNDING_EVENTS if "agreement_id" in s.payload.model_fields),
+        about,
+    ]
+    assert not any(s.type == "FundCreated" for s in funding_activity_specs(FUNDING_EVENTS))
+
+
+@pytest.mark.parametrize(
+    ("zone", "phase", "active"),
+    [
+        ("conflict_zone", "active", True),
+        ("conflict_zone", "post_conflict", False),
+        ("conflict_zone", "pre_conflict", False),
+        ("zone_of_peace", "active", False),  # where city diplomacy can go on, says the report
+        ("none", None, False),
+        (None, None, False),
+    ],
+)
+def test_only_the_active_phase_in_a_conflict_zone_is_active_conflict(
+    zone: str | None, phase: str | None, active: bool
+) -> None:
+    assert in_active_conflict(zone, phase) is active
