@@ -226,9 +226,9 @@ async def test_donors_and_fund_admins_hear_of_pledges(notifications: ServiceUnde
     treasurer, donor_client, other_donor = (str(uuid.uuid4()) for _ in range(3))
     pledge = CONTRIBUTION_PLEDGED.example.model_copy(update={"fund_id": fund, "donor_id": donor})
     await notifications.deliver(
-        _grant(treasurer, "fund_admin", str(fund)),
-        _grant(donor_client, "donor", str(donor)),
-        _grant(other_donor, "donor", str(uuid.uuid4())),
+        role_granted(treasurer, "fund_admin", str(fund)),
+        role_granted(donor_client, "donor", str(donor)),
+        role_granted(other_donor, "donor", str(uuid.uuid4())),
         new_event(CONTRIBUTION_PLEDGED, pledge.pledge_id, pledge),
     )
     for subject in (treasurer, donor_client):
@@ -238,7 +238,7 @@ async def test_donors_and_fund_admins_hear_of_pledges(notifications: ServiceUnde
     assert (await mine(notifications, other_donor))["items"] == []
 
 
-def _grant(subject: str, role: str, scope: str) -> Event:
+def role_granted(subject: str, role: str, scope: str) -> Event:
     payload = RoleGranted(
         grant_id=uuid.uuid4(), subject=subject, role=role, scope=scope, granted_by="admin"
     )
