@@ -147,3 +147,34 @@ async def record_step(
             **extra,
         ),
     )
+
+
+async def take(
+    session: AsyncSession,
+    agreement: Agreement,
+    parties: list[AgreementParty],
+    action: domain.Action,
+    actor: domain.Actor,
+    *,
+    by_city_id: uuid.UUID | None,
+    by_subject: str | None,
+    reason: str | None,
+    now: datetime,
+) -> domain.Step:
+    """`actor` (for a party: acting for `by_city_id`) takes `action`, as `domain.decide` allows;
+    a step that changes something is recorded in the caller's transaction (the caller commits)."""
+    step = domain.decide(
+        state(agreement, parties), action, actor, city_id=by_city_id, reason=reason, now=now
+    )
+    if step.changed:
+        await record_step(
+            session,
+            agreement,
+            parties,
+            step,
+            by_city_id=by_city_id,
+            by_subject=by_subject,
+            reason=reason,
+            now=now,
+        )
+    return step

@@ -295,26 +295,18 @@ async def _transition(
     agreement, parties = await _load_visible_agreement(
         session, officer, agreement_id, for_update=True
     )
-    now = utcnow()
-    step = domain.decide(
-        agreements.state(agreement, parties),
+    step = await agreements.take(
+        session,
+        agreement,
+        parties,
         action,
         domain.Actor.PARTY,
-        city_id=body.city_id,
+        by_city_id=body.city_id,
+        by_subject=officer.subject,
         reason=body.reason,
-        now=now,
+        now=utcnow(),
     )
     if step.changed:
-        await agreements.record_step(
-            session,
-            agreement,
-            parties,
-            step,
-            by_city_id=body.city_id,
-            by_subject=officer.subject,
-            reason=body.reason,
-            now=now,
-        )
         await session.commit()
     return await _agreement_public(session, agreement)
 
@@ -476,26 +468,19 @@ async def expire_overdue(
     ).all()
     expired: list[uuid.UUID] = []
     for agreement in overdue:
-        parties = await agreements.parties(session, agreement.id)
-        step = domain.decide(
-            agreements.state(agreement, parties),
-            domain.Action.EXPIRE,
-            domain.Actor.PLATFORM,
-            now=now,
-        )
-        if not step.changed:
-            continue
-        await agreements.record_step(
+        step = await agreements.take(
             session,
             agreement,
-            parties,
-            step,
+            await agreements.parties(session, agreement.id),
+            domain.Action.EXPIRE,
+            domain.Actor.PLATFORM,
             by_city_id=None,
             by_subject=by_subject,
             reason=f"not accepted by every party by {agreement.accept_by.isoformat()}",
             now=now,
         )
-        expired.append(agreement.id)
+        if step.changed:
+            expired.append(agreement.id)
     return expired
 
 

@@ -29,6 +29,7 @@ from services.matching.models import (
     PartnershipInterest,
 )
 from shared.auth import Principal, Role, allow
+from shared.contracts import EventSpec
 from shared.contracts.matching import (
     PARTNERSHIP_INTEREST_ANSWERED,
     PARTNERSHIP_INTEREST_EXPRESSED,
@@ -195,6 +196,23 @@ async def express_interest(
     return await idempotent(session, request, idempotency_key, body, express)
 
 
+async def _change(
+    session: AsyncSession,
+    interest: PartnershipInterest,
+    status: InterestStatus,
+    spec: EventSpec,
+    by_city_id: uuid.UUID,
+    speaker: Principal,
+    message: str | None,
+) -> None:
+    """A city's change of an expression of interest: its new status and event, committed."""
+    interest.status = status
+    interest.status_changed_at = utcnow()
+    session.add(interest)
+    await record_interest_event(session, spec, interest, by_city_id, speaker.subject, message)
+    await session.commit()
+
+
 def _check_side(city_id: uuid.UUID, expected: uuid.UUID, who: str, what: str) -> None:
     if city_id != expected:
         raise Forbidden(f"only {who} (city {expected}) may {what} this expression of interest")
@@ -213,21 +231,18 @@ async def answer_interest(
     await _check_speaks_for(session, speaker, body.city_id, interest.domain)
     state = InterestState(interest.status, interest.agreement_id)
     if interests.answer(state, body.answer, body.message):
-        now = utcnow()
-        interest.status = interests.ANSWERED[body.answer]
         interest.answer_message = body.message
         interest.answered_by_subject = speaker.subject
-        interest.answered_at = interest.status_changed_at = now
-        session.add(interest)
-        await record_interest_event(
+        interest.answered_at = utcnow()
+        await _change(
             session,
-            PARTNERSHIP_INTEREST_ANSWERED,
             interest,
+            interests.ANSWERED[body.answer],
+            PARTNERSHIP_INTEREST_ANSWERED,
             body.city_id,
-            speaker.subject,
+            speaker,
             body.message,
         )
-        await session.commit()
     return _public(interest)
 
 
@@ -243,19 +258,16 @@ async def withdraw_interest(
     _check_side(body.city_id, interest.from_city_id, "the asking city", "withdraw")
     await _check_speaks_for(session, speaker, body.city_id, interest.domain)
     if interests.withdraw(InterestState(interest.status, interest.agreement_id)):
-        interest.status = InterestStatus.WITHDRAWN
         interest.end_reason = body.reason
-        interest.status_changed_at = utcnow()
-        session.add(interest)
-        await record_interest_event(
+        await _change(
             session,
-            PARTNERSHIP_INTEREST_WITHDRAWN,
             interest,
+            InterestStatus.WITHDRAWN,
+            PARTNERSHIP_INTEREST_WITHDRAWN,
             body.city_id,
-            speaker.subject,
+            speaker,
             body.reason,
         )
-        await session.commit()
     return _public(interest)
 
 

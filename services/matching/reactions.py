@@ -180,24 +180,17 @@ async def on_conflict_assessed(
         cause, reason = block
         now = utcnow()
         for agreement in await _agreements_of(session, city.id, [AgreementStatus.ACTIVE]):
-            parties = await agreements.parties(session, agreement.id)
-            step = domain.decide(
-                agreements.state(agreement, parties),
+            await agreements.take(
+                session,
+                agreement,
+                await agreements.parties(session, agreement.id),
                 domain.Action.SUSPEND,
                 domain.Actor.PLATFORM,
+                by_city_id=None,
+                by_subject=None,
+                reason=f"suspended by the platform: {reason}",
                 now=now,
             )
-            if step.changed:
-                await agreements.record_step(
-                    session,
-                    agreement,
-                    parties,
-                    step,
-                    by_city_id=None,
-                    by_subject=None,
-                    reason=f"suspended by the platform: {reason}",
-                    now=now,
-                )
         for agreement in await _agreements_of(session, city.id, NOT_YET_ACTIVE):
             await _change_block(session, agreement, cause, reason, blocked=True)
     else:
