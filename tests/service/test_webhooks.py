@@ -30,7 +30,9 @@ from services.notifications.webhooks.api import dns_resolver
 from services.notifications.webhooks.dispatch import enqueue
 from services.notifications.webhooks.network import system_resolver
 from services.notifications.webhooks.sender import WebhookSender, send_webhooks
+from shared.contracts.catalogue import CATALOGUE
 from shared.contracts.funding import CONTRIBUTION_PLEDGED, FUND_CREATED, FundCreated
+from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
 from shared.devstack import free_port
 from shared.events import Event, new_event
 from tests.conftest import DatabaseFactory
@@ -173,8 +175,13 @@ async def webhooks(
     endpoints, and its webhook sender running."""
     overrides = dict(getattr(request, "param", {}))
     run_sender = overrides.pop("run_sender", True)
+    real_handlers = overrides.pop("real_handlers", False)
     settings = _settings(await new_database("notifications"), **overrides)
-    definition = dataclasses.replace(DEFINITION, handlers={FUND_CREATED: _enqueue_for_fund})
+    definition = (
+        DEFINITION
+        if real_handlers
+        else dataclasses.replace(DEFINITION, handlers={FUND_CREATED: _enqueue_for_fund})
+    )
     async with serve(definition, settings) as service:
         senders = [asyncio.create_task(send_webhooks(service.runtime))] if run_sender else []
         try:
@@ -592,3 +599,62 @@ async def test_a_crash_between_sending_and_recording_repeats_only_that_delivery(
     statuses = {d["event_id"]: d for d in await webhooks.deliveries(endpoint)}
     assert statuses[in_flight.id]["status"] == "delivered"
     assert statuses[in_flight.id]["attempts"] == 1  # the lost attempt left no record
+
+
+@pytest.mark.parametrize("webhooks", [{"real_handlers": True}], indirect=True)
+async def test_the_consumer_sends_each_event_only_to_the_endpoints_of_its_audiences(
+    webhooks: Webhooks, receiver: Receiver
+) -> None:
+    """Through notifications' own handlers: a pledge reaches its fund and its donor, not another
+    donor; a conflict profile reaches its city only."""
+    pledge = CONTRIBUTION_PLEDGED.example
+    donor, other_donor = pledge.donor_id, uuid.uuid4()  # type: ignore[attr-defined]
+    city = CONFLICT_PROFILE_ASSESSED.example.city_id  # type: ignore[attr-defined]
+    owners = {
+        "fund": (pledge.fund_id, bearer(f"fund_admin:{pledge.fund_id}")),  # type: ignore[attr-defined]
+        "donor": (donor, bearer(f"donor:{donor}", kind="client")),
+        "other donor": (other_donor, bearer(f"donor:{other_donor}", kind="client")),
+        "city": (city, bearer(f"city_officer:{city}")),
+    }
+    endpoints = {}
+    for name, (owner_id, headers) in owners.items():
+        kind = name.split(" ")[-1]
+        response = await webhooks.client.post(
+            "/webhook-endpoints",
+            json={"owner_kind": kind, "owner_id": str(owner_id), "url": f"{receiver.url}?{name}"},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        endpoints[name] = response.json()
+    receiver.secrets = [endpoint["secret"] for endpoint in endpoints.values()]
+
+    pledged = new_event(CONTRIBUTION_PLEDGED, pledge.fund_id, pledge)  # type: ignore[attr-defined]
+    assessed = new_event(CONFLICT_PROFILE_ASSESSED, city, CONFLICT_PROFILE_ASSESSED.example)
+    outcomes = await webhooks.service.deliver(pledged, assessed)
+    assert all(outcome.value == "applied" for outcome in outcomes), outcomes
+
+    await eventually(lambda: asyncio.sleep(0, len(receiver.got) == 3))
+    await asyncio.sleep(0.3)  # time for a wrongful fourth
+    got = sorted((r.headers["webhook-id"], r.json()["type"]) for r in receiver.got)
+    expected = []
+    for name, event_type in [
+        ("fund", "ContributionPledged"),
+        ("donor", "ContributionPledged"),
+        ("city", "ConflictProfileAssessed"),
+    ]:
+        [delivery] = [
+            (d["id"], d["event_type"])
+            for d in (
+                await webhooks.client.get(
+                    f"/webhook-endpoints/{endpoints[name]['id']}/deliveries",
+                    headers=owners[name][1],
+                )
+            ).json()["items"]
+        ]
+        assert delivery[1] == event_type
+        expected.append(delivery)
+    assert got == sorted(expected)
+    assert all(r.verified_by for r in receiver.got)
+    for received in receiver.got:  # only what the event's contract publishes
+        envelope = received.json()
+        assert set(envelope["data"]) <= set(CATALOGUE[envelope["type"]].payload.model_fields)
