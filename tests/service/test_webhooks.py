@@ -26,9 +26,10 @@ from starlette.routing import Route
 from services.notifications.app import DEFINITION
 from services.notifications.domain import Audience, RecipientKind
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks import domain
 from services.notifications.webhooks.api import dns_resolver
 from services.notifications.webhooks.dispatch import enqueue
-from services.notifications.webhooks.network import system_resolver
+from services.notifications.webhooks.network import Destination, post, system_resolver
 from services.notifications.webhooks.sender import WebhookSender, send_webhooks
 from shared.contracts.catalogue import CATALOGUE
 from shared.contracts.funding import CONTRIBUTION_PLEDGED, FUND_CREATED, FundCreated
@@ -658,3 +659,25 @@ async def test_the_consumer_sends_each_event_only_to_the_endpoints_of_its_audien
     for received in receiver.got:  # only what the event's contract publishes
         envelope = received.json()
         assert set(envelope["data"]) <= set(CATALOGUE[envelope["type"]].payload.model_fields)
+
+
+async def test_a_checked_address_is_connected_to_under_the_urls_host_name(
+    receiver: Receiver,
+) -> None:
+    """What the sender does outside development: connect to the address it checked (the next
+    one if that refuses), never to what the name resolves to later."""
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    url = f"http://hooks.example.test:{port}/hooks"  # a name no resolver knows
+    receiver.secrets = [domain.new_secret()]
+    destination = Destination(domain.parse_url(url, development=True), ["::1", "127.0.0.1"])
+    body, at = '{"type":"FundCreated"}', datetime.now(UTC)
+    headers = {
+        "webhook-id": "wh-pinned",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": domain.signature_header(receiver.secrets, "wh-pinned", at, body),
+    }
+    async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+        assert await post(client, url, destination, body.encode(), headers) == 204
+    [got] = receiver.got
+    assert got.headers["host"] == f"hooks.example.test:{port}"
+    assert got.verified_by == receiver.secrets

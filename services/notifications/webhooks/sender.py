@@ -282,9 +282,16 @@ async def send_webhooks(runtime: Runtime) -> None:
     """The service's background loop (ServiceDefinition.background)."""
     settings = runtime.settings
     assert isinstance(settings, WebhookSettings)
-    # Redirects are not followed: a receiver could point us at an address we refused.
     async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_seconds, follow_redirects=False
+        timeout=settings.webhook_timeout_seconds,
+        # Redirects are not followed: a receiver could point us at an address we refused.
+        follow_redirects=False,
+        # Connections go to checked addresses; a proxy from the environment would resolve the
+        # name itself, out of our checks.
+        trust_env=False,
+        # No connection is reused: one made to an address for one host name (its TLS name)
+        # must not carry a request for another host that shares the address.
+        limits=httpx.Limits(max_keepalive_connections=0),
     ) as client:
         sender = WebhookSender(runtime.sessions, settings, client, system_resolver)
         while True:
