@@ -17,6 +17,7 @@ from uuid import UUID
 from standardwebhooks import Webhook
 
 from services.notifications.domain import Audience, RecipientKind
+from services.notifications.notices import NOTICES
 from shared.auth import Principal, Role
 from shared.contracts.catalogue import CATALOGUE
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
@@ -40,7 +41,9 @@ _NEVER_SENT = frozenset(spec.type for spec in (ROLE_GRANTED, ROLE_REVOKED, CREDE
 # only to the city's own endpoints, whoever else the event concerns.
 _OWN_CITY_ONLY = frozenset({CONFLICT_PROFILE_ASSESSED.type})
 
-SUBSCRIBABLE_TYPES = tuple(sorted(set(CATALOGUE) - _NEVER_SENT))
+# The catalogue's types that notifications routes to someone (a row of NOTICES, which says whom
+# each concerns): subscribing to any other would promise what never comes.
+SUBSCRIBABLE_TYPES = tuple(sorted((set(CATALOGUE) & set(NOTICES)) - _NEVER_SENT))
 
 
 class InvalidWebhookUrl(DomainError):
