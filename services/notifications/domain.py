@@ -22,6 +22,9 @@ class RecipientKind(StrEnum):
     DONOR = "donor"
     NETWORK = "network"
     PLATFORM = "platform"
+    # Every donor that pledged to the fund (the id): the handler expands it to their DONOR
+    # audiences from its read model of pledges before anyone is told, webhooks included.
+    FUND_DONORS = "fund_donors"
 
 
 # The platform is one audience of its own; an Audience still carries a UUID so that every

@@ -36,6 +36,7 @@ from services.notifications.models import (
     Delivery,
     DeliveryStatus,
     FeedItem,
+    FundDonor,
     NetworkName,
     Notification,
     Preference,
@@ -46,6 +47,12 @@ from services.notifications.rendering import render
 from services.notifications.webhooks.dispatch import enqueue as enqueue_webhooks
 from shared.auth import REVOCATION_HANDLERS
 from shared.contracts import EventSpec
+from shared.contracts.funding import (
+    CONTRIBUTION_PLEDGED,
+    IN_KIND_PLEDGED,
+    ContributionPledged,
+    InKindPledged,
+)
 from shared.contracts.registry import (
     CITY_REGISTERED,
     CREDENTIALS_REVOKED,
@@ -162,9 +169,22 @@ async def language_of(session: AsyncSession, subject: str, chosen: str | None) -
     return default_language([row.languages for row in sorted(rows, key=lambda r: str(r.city_id))])
 
 
+async def _expanded(session: AsyncSession, audiences: set[Audience]) -> set[Audience]:
+    """The audiences, each fund's donors (FUND_DONORS) replaced by the donors themselves."""
+    funds = [a.id for a in audiences if a.kind is RecipientKind.FUND_DONORS]
+    donors = (
+        (await session.exec(select(FundDonor).where(col(FundDonor.fund_id).in_(funds)))).all()
+        if funds
+        else []
+    )
+    return {a for a in audiences if a.kind is not RecipientKind.FUND_DONORS} | {
+        Audience(RecipientKind.DONOR, row.donor_id) for row in donors
+    }
+
+
 async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> None:
     notice = NOTICES[event_.type]
-    audiences = notice.audiences(payload)
+    audiences = await _expanded(session, notice.audiences(payload))
     names = await _names(session, payload)
     for audience in sorted(audiences):
         if audience.kind in (RecipientKind.CITY, RecipientKind.FUND):
@@ -241,6 +261,11 @@ async def _network_registered(session: AsyncSession, p: NetworkRegistered) -> No
     await session.merge(NetworkName(id=p.network_id, name=p.acronym or p.name))
 
 
+async def _pledged(session: AsyncSession, p: ContributionPledged | InKindPledged) -> None:
+    if p.donor_id is not None:
+        await session.merge(FundDonor(fund_id=p.fund_id, donor_id=p.donor_id))
+
+
 async def _role_granted(session: AsyncSession, p: RoleGranted) -> None:
     # A revocation that arrived first has already written the row, revoked: it stays so.
     if await session.get(RoleHolder, p.grant_id) is None:
@@ -260,7 +285,8 @@ async def _credentials_revoked(session: AsyncSession, p: CredentialsRevoked) -> 
     )
 
 
-# Read models fed before the event is told (a city's name, for its own welcome).
+# Read models fed before the event is told (a city's name, for its own welcome; a pledge's
+# donor, who hears of it).
 _READ_MODELS: dict[EventSpec, Callable[[AsyncSession, Any], Awaitable[None]]] = {
     CITY_REGISTERED: _city_registered,
     CITY_UPDATED: _city_updated,
@@ -268,6 +294,8 @@ _READ_MODELS: dict[EventSpec, Callable[[AsyncSession, Any], Awaitable[None]]] = 
     ROLE_GRANTED: _role_granted,
     ROLE_REVOKED: _role_revoked,
     CREDENTIALS_REVOKED: _credentials_revoked,
+    CONTRIBUTION_PLEDGED: _pledged,
+    IN_KIND_PLEDGED: _pledged,
 }
 
 

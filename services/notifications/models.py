@@ -59,6 +59,16 @@ class RoleHolder(NotificationsTable, table=True):
     revoked: bool = False
 
 
+class FundDonor(NotificationsTable, table=True):
+    """Which donors pledged to which fund, from funding's pledge events: the donors who hear of
+    where a fund's money goes (a tranche paid or held) and of its closing."""
+
+    __tablename__ = "fund_donors"
+
+    fund_id: uuid.UUID = Field(primary_key=True)
+    donor_id: uuid.UUID = Field(primary_key=True)
+
+
 class Preference(NotificationsTable, table=True):
     """A recipient's own choices. No row: the defaults (in the app only, English or their
     city's language)."""

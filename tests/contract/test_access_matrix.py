@@ -148,6 +148,15 @@ DECISIONS: dict[str, dict[str, str]] = {
         "GET /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}": WEBHOOK_OWNER,
         "POST /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replays": WEBHOOK_OWNER,
         "POST /webhook-endpoints/{endpoint_id}/replays": WEBHOOK_OWNER,
+        # Everyone's own notifications and preferences: whoever holds a role hears through it.
+        "GET /event-types": ANY,
+        "GET /me/preferences": ANY,
+        "PUT /me/preferences": ANY,
+        "GET /me/notifications": ANY,
+        "GET /me/notifications/unread-count": ANY,
+        "POST /me/notifications/{seq}/read": ANY,
+        "POST /me/notifications/read": ANY,
+        "GET /me/notifications/stream": ANY,
     },
 }
 

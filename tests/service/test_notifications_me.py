@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.notifications.models import Notification
-from shared.contracts.funding import CONTRIBUTION_PLEDGED
+from shared.contracts.funding import CONTRIBUTION_PLEDGED, TRANCHE_HELD
 from shared.contracts.registry import ROLE_GRANTED, ROLE_REVOKED, RoleGranted
 from shared.db import utcnow
 from shared.events import Event, new_event
@@ -261,3 +261,35 @@ async def test_stored_rows_are_one_per_recipient_and_event(notifications: Servic
             )
         with pytest.raises(IntegrityError):
             await session.commit()
+
+
+async def test_a_fund_s_donors_and_partnership_hear_where_its_money_goes(
+    notifications: ServiceUnderTest,
+) -> None:
+    fund, donor, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    held = TRANCHE_HELD.example.model_copy(update={"fund_id": fund})
+    party = held.party_city_ids[0]
+    treasurer, donor_client, other_client, officer = (str(uuid.uuid4()) for _ in range(4))
+    pledges = [
+        CONTRIBUTION_PLEDGED.example.model_copy(
+            update={"pledge_id": uuid.uuid4(), "fund_id": to, "donor_id": by}
+        )
+        for to, by in ((fund, donor), (uuid.uuid4(), elsewhere))
+    ]
+    await notifications.deliver(
+        role_granted(treasurer, "fund_admin", str(fund)),
+        role_granted(donor_client, "donor", str(donor)),
+        role_granted(other_client, "donor", str(elsewhere)),
+        role_granted(officer, "city_officer", str(party)),
+        *(new_event(CONTRIBUTION_PLEDGED, p.pledge_id, p) for p in pledges),
+        new_event(TRANCHE_HELD, fund, held),
+    )
+    for subject in (treasurer, donor_client, officer):
+        newest = (await mine(notifications, subject))["items"][0]
+        assert newest["title"] == "Tranche held: 40 agents trained in collection rounds", subject
+        assert newest["body"] == (
+            "16000.00 EUR will not be paid while this holds: "
+            "agreement a9ee0000-0000-4000-8000-000000000001 is suspended."
+        )
+    other = (await mine(notifications, other_client))["items"]
+    assert [item["event_type"] for item in other] == ["ContributionPledged"]
