@@ -131,11 +131,15 @@ async def grant_setup(funding: ServiceUnderTest, cash: str = "50000.00") -> Gran
 
 
 def proposal(*tranches: str, **change: Any) -> dict[str, Any]:
-    """A budget of one line per tranche, each milestone paying one."""
+    """A budget of two lines (staff and the rest), milestones paying `tranches`."""
+    total = sum(Decimal(a) for a in tranches)
     return {
         "description": "Collection rounds redrawn with Lyon's engineers; 40 agents trained.",
         "currency": "EUR",
-        "budget": [{"label": f"work package {n}", "amount": a} for n, a in enumerate(tranches)],
+        "budget": [
+            {"label": "municipal staff training", "amount": str(total - Decimal("1.00"))},
+            {"label": "travel", "amount": "1.00"},
+        ],
         "milestones": [
             {"title": f"milestone {n + 1}", "due_date": f"2027-{n % 12 + 1:02d}-28", "tranche": a}
             for n, a in enumerate(tranches)
