@@ -45,8 +45,8 @@ SCALE = 10_000  # scores have 4 decimals: integer costs lose nothing
 class Candidate:
     need: Item
     offer: Item
-    score: float
-    components: tuple[Component, ...]
+    score: float  # its components are recomputed for the proposals only (`reasons`): a run
+    # scores a million candidates, and keeping each one's components costs more than scoring
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,8 @@ def build(
         )
         needer = cities[need.city_id]
         for offer in chosen:
-            score, components = explain(
-                needer, cities[offer.city_id], (Fit(need, offer),), False, weights
-            )
-            candidates.append(Candidate(need, offer, score, components))
+            score, _ = explain(needer, cities[offer.city_id], (Fit(need, offer),), False, weights)
+            candidates.append(Candidate(need, offer, score))
     city_offers: defaultdict[UUID, int] = defaultdict(int)
     offer_capacity = {}
     for offer in offers:
@@ -147,6 +145,15 @@ def build(
     return Problem(
         tuple(needs), tuple(candidates), offer_capacity, city_capacity, tuple(not_considered)
     )
+
+
+def reasons(
+    candidate: Candidate, cities: Mapping[UUID, City], weights: Weights = Weights()
+) -> tuple[Component, ...]:
+    """The components of a pair's score, each with its reason (as `build` scored it)."""
+    fit = (Fit(candidate.need, candidate.offer),)
+    needer, helper = cities[candidate.need.city_id], cities[candidate.offer.city_id]
+    return explain(needer, helper, fit, False, weights)[1]
 
 
 def _outcome(problem: Problem, chosen: Sequence[Candidate]) -> Assignment:

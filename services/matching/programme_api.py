@@ -142,6 +142,7 @@ def _run_public(
     market: partners.Market,
     problem: assignment.Problem,
     result: assignment.Assignment,
+    weights: Weights,
 ) -> AssignmentRunPublic:
     cities = market.cities
     return AssignmentRunPublic(
@@ -163,7 +164,7 @@ def _run_public(
                 offer_title=p.offer.title,
                 offer_city=_city(cities[p.offer.city_id]),
                 score=p.score,
-                components=_components(p.components),
+                components=_components(assignment.reasons(p, cities, weights)),
             )
             for p in result.proposals
         ],
@@ -200,17 +201,18 @@ async def run_assignment(
 
     async def run() -> AssignmentRunPublic:
         market = await partners.load_market(session, domains=body.domains, countries=body.countries)
+        weights = _weights(request)
         problem = assignment.build(
             market.cities,
             market.needs,
             market.offers,
             market.waiting,
-            _weights(request),
+            weights,
             max_per_city=body.max_per_city,
             candidates_per_need=body.candidates_per_need,
         )
         row = AssignmentRun(by_subject=admin.subject, result={})
-        public = _run_public(row.id, body, market, problem, assignment.solve(problem))
+        public = _run_public(row.id, body, market, problem, assignment.solve(problem), weights)
         row.ran_at, row.result = public.ran_at, public.model_dump(mode="json")
         session.add(row)
         return public
