@@ -186,10 +186,19 @@ def _unauthorized(description: str) -> HTTPException:
 class Access:
     """A route's access rule, as a dependency that answers with the caller's Principal."""
 
-    def __init__(self, name: str, roles: frozenset[Role] | None, public: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        roles: frozenset[Role] | None,
+        public: bool = False,
+        identifies: bool = False,
+    ) -> None:
         self.name = name
         self.roles = roles  # None: any authenticated caller
         self.public = public
+        # Public, yet a caller who sends a token is identified (and a bad token refused), so that
+        # the route can show more to some callers (e.g. a restricted fund to its administrators).
+        self.identifies = identifies
 
     def __repr__(self) -> str:
         return f"Access({self.name})"
@@ -199,7 +208,7 @@ class Access:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal | None:
-        if self.public:
+        if self.public and (credentials is None or not self.identifies):
             return None
         if credentials is None:
             raise _unauthorized("missing bearer token")
@@ -221,6 +230,8 @@ class Access:
 
 
 PUBLIC = Access("public", None, public=True)
+# The same decision as PUBLIC (anyone may call), answering with the caller when a token is sent.
+PUBLIC_IDENTIFIED = Access("public", None, public=True, identifies=True)
 AUTHENTICATED = Access("authenticated", None)
 
 
@@ -229,6 +240,7 @@ def allow(*roles: Role) -> Access:
 
 
 Public = Annotated[None, Depends(PUBLIC)]
+MaybeCaller = Annotated[Principal | None, Depends(PUBLIC_IDENTIFIED)]
 Caller = Annotated[Principal, Depends(AUTHENTICATED)]
 # The single-role callers most routes take; rules naming several roles spell out allow(...).
 PlatformAdmin = Annotated[Principal, Depends(allow(Role.PLATFORM_ADMIN))]

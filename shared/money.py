@@ -2,7 +2,7 @@
 decimal places. Amounts are Decimal in APIs and events, integer minor units in storage, never
 float, and never rounded: more decimals than the currency has is refused."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pycountry
 from babel.numbers import get_currency_precision
@@ -30,3 +30,12 @@ def minor_units(amount: Decimal, currency: str) -> int:
 
 def from_minor_units(value: int, currency: str) -> Decimal:
     return Decimal(value).scaleb(-get_currency_precision(currency))
+
+
+def rounded_minor_units(amount: Decimal, currency: str) -> int:
+    """A computed amount (a conversion, a fee, a valuation) in the currency's minor units, rounded
+    half to even ("banker's rounding", so that rounding errors do not drift one way over many
+    amounts). Amounts people give are never rounded: see `minor_units`."""
+    return int(
+        amount.scaleb(get_currency_precision(currency)).quantize(Decimal(1), ROUND_HALF_EVEN)
+    )

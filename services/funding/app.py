@@ -5,6 +5,7 @@ registry's cities and conflict assessments, for its read model and the holds on 
 from services.funding.api import router
 from services.funding.grants.handlers import HANDLERS as GRANT_HANDLERS
 from services.funding.models import FundingTable
+from services.funding.overdue import flag_overdue_regularly
 from services.funding.settings import FundingSettings
 from shared.contracts import funding as contracts
 from shared.service import ServiceDefinition
@@ -19,4 +20,5 @@ DEFINITION = ServiceDefinition(
     settings=FundingSettings,
     produces=contracts.EVENTS,
     handlers=GRANT_HANDLERS,
+    background=(flag_overdue_regularly,),
 )

@@ -11,6 +11,12 @@ class FundingSettings(ServiceSettings):
 
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///./var/data/funding.db"
+    overdue_check_every_seconds: float = Field(
+        3600,
+        gt=0,
+        description="how often instalments past their due date are looked for and flagged "
+        "(FUNDING_OVERDUE_CHECK_EVERY_SECONDS)",
+    )
     # A tranche above this amount (per currency, in that currency) is paid only once a second
     # administrator approves its release; a fund in a currency not listed needs two for every
     # release. E.g. FUNDING_SECOND_APPROVAL_THRESHOLDS='{"EUR": "5000", "XOF": "3000000"}'.

@@ -1,5 +1,6 @@
 """Events the funding service publishes. Money is a decimal string plus an ISO 4217 code."""
 
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -11,10 +12,59 @@ TOPIC = "funding.events"
 SOURCE = "/city-exchange/funding"
 
 
-class FundCreated(Payload):
+class CommitteeMember(Payload):
+    name: str
+    role: str
+
+
+class FundDescription(Payload):
+    """What describes a fund (each field defaults so that events published before it decode)."""
+
+    purpose: str = ""
+    eligible_domains: list[str] = Field(
+        default_factory=list, description="domain taxonomy codes; empty: any domain"
+    )
+    visibility: str = Field("public", description="public or restricted")
+    admin_fee_rate: Decimal = Field(
+        Decimal(0), description="the fraction retained at each deposit: '0.01' for 1%"
+    )
+    committee: list[CommitteeMember] = Field(
+        default_factory=list, description="the governing committee"
+    )
+
+
+class FundCreated(FundDescription):
     fund_id: UUID
     name: str
     currency: str = Field(description="ISO 4217")
+
+
+class FundUpdated(FundDescription):
+    """The fund's description after the change; `changed` names the fields that changed."""
+
+    fund_id: UUID
+    name: str
+    changed: list[str]
+
+
+class FundClosed(Payload):
+    fund_id: UUID
+    closed_at: datetime
+    reason: str
+
+
+class InstalmentTerms(Payload):
+    due_on: date
+    amount: Decimal = Field(description="in the pledge's currency")
+
+
+class Earmark(Payload):
+    """What the money is restricted to: one of a domain, a country (and region), an agreement."""
+
+    domain: str | None = Field(None, description="a domain taxonomy code")
+    country_code: str | None = Field(None, description="ISO 3166-1 alpha-2")
+    region: str | None = Field(None, description="a region of that country, by name")
+    agreement_id: UUID | None = None
 
 
 class ContributionPledged(Payload):
@@ -28,6 +78,89 @@ class ContributionPledged(Payload):
     donor_kind: str
     amount: Decimal = Field(description="in `currency`, as a decimal string")
     currency: str = Field(description="ISO 4217")
+    instalments: list[InstalmentTerms] = Field(
+        default_factory=list, description="oldest first; empty: paid in one go"
+    )
+    earmark: Earmark | None = None
+
+
+class InstalmentPaid(Payload):
+    number: int
+    amount: Decimal
+
+
+class ContributionReceived(Payload):
+    """Money received against a pledge: as received, converted at the rate fixed at receipt,
+    and net of the administration fee retained at deposit."""
+
+    receipt_id: UUID
+    pledge_id: UUID
+    fund_id: UUID
+    donor_id: UUID | None = Field(description="null for an offline donor's pledge")
+    amount: Decimal = Field(description="as received, in `currency` (the pledge's)")
+    currency: str
+    exchange_rate: Decimal | None = Field(
+        description="units of `fund_currency` for 1 of `currency`; null when they are the same"
+    )
+    rate_source: str
+    converted_amount: Decimal = Field(description="in `fund_currency`")
+    fund_currency: str
+    fee: Decimal = Field(description="administration fee retained, in `fund_currency`")
+    net_amount: Decimal = Field(description="made available, in `fund_currency`")
+    received_on: date
+    instalments_paid: list[InstalmentPaid] = Field(default_factory=list)
+    outstanding: Decimal = Field(description="still outstanding on the pledge, in `currency`")
+
+
+class InstalmentOverdue(Payload):
+    """An instalment past its due date and not fully received (told once, for reminders)."""
+
+    pledge_id: UUID
+    fund_id: UUID
+    donor_id: UUID | None
+    donor_name: str
+    number: int
+    due_on: date
+    amount: Decimal
+    unpaid: Decimal
+    currency: str
+
+
+class PledgeCancelled(Payload):
+    pledge_id: UUID
+    fund_id: UUID
+    donor_id: UUID | None
+    written_off: Decimal = Field(description="what was outstanding and will not be received")
+    currency: str
+    reason: str
+
+
+class InKindPledged(Payload):
+    """Technical assistance pledged: staff-days of a profession, valued in the fund's currency."""
+
+    in_kind_pledge_id: UUID
+    fund_id: UUID
+    donor_id: UUID | None
+    donor_name: str
+    donor_kind: str
+    profession: str
+    staff_days: Decimal
+    daily_rate: Decimal
+    currency: str = Field(description="the fund's")
+    rate_source: str
+    value: Decimal
+    earmark: Earmark | None = None
+
+
+class InKindDelivered(Payload):
+    delivery_id: UUID
+    in_kind_pledge_id: UUID
+    fund_id: UUID
+    agreement_id: UUID
+    staff_days: Decimal
+    value: Decimal
+    currency: str
+    delivered_on: date
 
 
 _FUND = UUID("f0d00000-0000-4000-8000-000000000001")
@@ -38,7 +171,15 @@ FUND_CREATED = EventSpec(
     TOPIC,
     SOURCE,
     "A solidarity fund was set up.",
-    FundCreated(fund_id=_FUND, name="International City Solidarity Fund", currency="EUR"),
+    FundCreated(
+        fund_id=_FUND,
+        name="International City Solidarity Fund",
+        currency="EUR",
+        purpose="Financial aid and transfer of technical skills between cities",
+        eligible_domains=["drinking-water", "waste-collection"],
+        admin_fee_rate=Decimal("0.01"),
+        committee=[CommitteeMember(name="Ville de Genève", role="co-founder")],
+    ),
 )
 CONTRIBUTION_PLEDGED = EventSpec(
     "ContributionPledged",
@@ -54,10 +195,143 @@ CONTRIBUTION_PLEDGED = EventSpec(
         donor_kind="city",
         amount=Decimal("25000.00"),
         currency="CHF",
+        instalments=[
+            InstalmentTerms(due_on=date(2027, 1, 31), amount=Decimal("10000.00")),
+            InstalmentTerms(due_on=date(2027, 7, 31), amount=Decimal("15000.00")),
+        ],
+        earmark=Earmark(domain="drinking-water"),
+    ),
+)
+_PLEDGE = UUID("9e000000-0000-4000-8000-000000000001")
+_DONOR = UUID("d0000000-0000-4000-8000-000000000001")
+FUND_UPDATED = EventSpec(
+    "FundUpdated",
+    FundUpdated,
+    TOPIC,
+    SOURCE,
+    "A fund's description changed (purpose, domains, visibility, fee rate, committee...).",
+    FundUpdated(
+        fund_id=_FUND,
+        name="International City Solidarity Fund",
+        changed=["visibility"],
+        visibility="restricted",
+    ),
+)
+FUND_CLOSED = EventSpec(
+    "FundClosed",
+    FundClosed,
+    TOPIC,
+    SOURCE,
+    "A fund was closed: it takes no new pledge.",
+    FundClosed(fund_id=_FUND, closed_at=datetime(2027, 12, 31, 17), reason="programme ended"),
+)
+CONTRIBUTION_RECEIVED = EventSpec(
+    "ContributionReceived",
+    ContributionReceived,
+    TOPIC,
+    SOURCE,
+    "Money was received against a pledge (converted at a fixed rate, net of the fee).",
+    ContributionReceived(
+        receipt_id=UUID("4ec00000-0000-4000-8000-000000000001"),
+        pledge_id=_PLEDGE,
+        fund_id=_FUND,
+        donor_id=_DONOR,
+        amount=Decimal("10000.00"),
+        currency="CHF",
+        exchange_rate=Decimal("1.0650"),
+        rate_source="ECB reference rate of 2027-01-29",
+        converted_amount=Decimal("10650.00"),
+        fund_currency="EUR",
+        fee=Decimal("106.50"),
+        net_amount=Decimal("10543.50"),
+        received_on=date(2027, 1, 29),
+        instalments_paid=[InstalmentPaid(number=1, amount=Decimal("10000.00"))],
+        outstanding=Decimal("15000.00"),
+    ),
+)
+INSTALMENT_OVERDUE = EventSpec(
+    "InstalmentOverdue",
+    InstalmentOverdue,
+    TOPIC,
+    SOURCE,
+    "A pledge's instalment is past its due date and not fully received.",
+    InstalmentOverdue(
+        pledge_id=_PLEDGE,
+        fund_id=_FUND,
+        donor_id=_DONOR,
+        donor_name="Ville de Genève",
+        number=2,
+        due_on=date(2027, 7, 31),
+        amount=Decimal("15000.00"),
+        unpaid=Decimal("15000.00"),
+        currency="CHF",
+    ),
+)
+PLEDGE_CANCELLED = EventSpec(
+    "PledgeCancelled",
+    PledgeCancelled,
+    TOPIC,
+    SOURCE,
+    "What was outstanding on a pledge was written off.",
+    PledgeCancelled(
+        pledge_id=_PLEDGE,
+        fund_id=_FUND,
+        donor_id=_DONOR,
+        written_off=Decimal("15000.00"),
+        currency="CHF",
+        reason="the donor's budget was cut",
+    ),
+)
+IN_KIND_PLEDGED = EventSpec(
+    "InKindPledged",
+    InKindPledged,
+    TOPIC,
+    SOURCE,
+    "A donor pledged technical assistance: staff-days of a profession, valued.",
+    InKindPledged(
+        in_kind_pledge_id=UUID("1c000000-0000-4000-8000-000000000001"),
+        fund_id=_FUND,
+        donor_id=None,
+        donor_name="Ville de Lyon",
+        donor_kind="city",
+        profession="water-engineer",
+        staff_days=Decimal("20"),
+        daily_rate=Decimal("400.00"),
+        currency="EUR",
+        rate_source="city-exchange programme reference rates (2026-01-01)",
+        value=Decimal("8000.00"),
+        earmark=Earmark(country_code="ML", region="Bamako"),
+    ),
+)
+IN_KIND_DELIVERED = EventSpec(
+    "InKindDelivered",
+    InKindDelivered,
+    TOPIC,
+    SOURCE,
+    "Staff-days of pledged technical assistance were delivered to a partnership.",
+    InKindDelivered(
+        delivery_id=UUID("1d000000-0000-4000-8000-000000000001"),
+        in_kind_pledge_id=UUID("1c000000-0000-4000-8000-000000000001"),
+        fund_id=_FUND,
+        agreement_id=UUID("a0000000-0000-4000-8000-000000000001"),
+        staff_days=Decimal("5"),
+        value=Decimal("2000.00"),
+        currency="EUR",
+        delivered_on=date(2027, 3, 15),
     ),
 )
 
-EVENTS = [FUND_CREATED, CONTRIBUTION_PLEDGED]
+EVENTS = [
+    FUND_CREATED,
+    FUND_UPDATED,
+    FUND_CLOSED,
+    CONTRIBUTION_PLEDGED,
+    CONTRIBUTION_RECEIVED,
+    INSTALMENT_OVERDUE,
+    PLEDGE_CANCELLED,
+    IN_KIND_PLEDGED,
+    IN_KIND_DELIVERED,
+]
 
 
 # --- Grants: applications, milestones, tranches (services/funding/grants) --------------------

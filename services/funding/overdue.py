@@ -1,0 +1,120 @@
+"""Overdue instalments: those past their due date and not fully received are flagged, each once,
+with an InstalmentOverdue event (for reminders to the donor and the fund). The service's own loop
+looks every `overdue_check_every_seconds`; a fund's administrator can run it at once for a fund
+(POST /funds/{id}/overdue-runs). The rule is domain.newly_overdue."""
+
+import asyncio
+import uuid
+from collections import defaultdict
+from datetime import date
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.funding import domain
+from services.funding.ledger.store import lock_fund
+from services.funding.models import Instalment, OverdueInstalmentPublic, Pledge, Receipt
+from services.funding.public_log import record_fund_event
+from shared import money
+from shared.contracts import funding as contracts
+from shared.db import utcnow
+from shared.service import Runtime
+
+
+async def _candidates(
+    session: AsyncSession, today: date, fund_id: uuid.UUID | None
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Pledges (by fund) with an instalment past due and not yet flagged; whether it is unpaid
+    is decided after the fund is locked."""
+    query = (
+        select(Pledge.fund_id, Pledge.id)
+        .join(Instalment, col(Instalment.pledge_id) == col(Pledge.id))
+        .where(
+            col(Instalment.due_on) < today,
+            col(Instalment.flagged_overdue_at).is_(None),
+            Pledge.cancelled_minor == 0,
+        )
+    )
+    if fund_id is not None:
+        query = query.where(Pledge.fund_id == fund_id)
+    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for fund, pledge in await session.exec(query):
+        found[fund].add(pledge)
+    return found
+
+
+async def _flag_pledge(
+    session: AsyncSession, pledge: Pledge, today: date
+) -> list[OverdueInstalmentPublic]:
+    instalments = {
+        i.number: i
+        for i in await session.exec(select(Instalment).where(Instalment.pledge_id == pledge.id))
+    }
+    received = (
+        await session.exec(
+            select(func.coalesce(func.sum(Receipt.amount_minor), 0)).where(
+                Receipt.pledge_id == pledge.id
+            )
+        )
+    ).one()
+    states = [
+        domain.InstalmentState(i.number, i.due_on, i.amount_minor, i.flagged_overdue_at is not None)
+        for i in instalments.values()
+    ]
+    flagged = []
+    for overdue in domain.newly_overdue(states, received, today):
+        instalment = instalments[overdue.number]
+        instalment.flagged_overdue_at = utcnow()
+        session.add(instalment)
+        unpaid = money.from_minor_units(overdue.unpaid_minor, pledge.currency)
+        await record_fund_event(
+            session,
+            contracts.INSTALMENT_OVERDUE,
+            pledge.fund_id,
+            contracts.InstalmentOverdue(
+                pledge_id=pledge.id,
+                fund_id=pledge.fund_id,
+                donor_id=pledge.donor_id,
+                donor_name=pledge.donor_name,
+                number=overdue.number,
+                due_on=overdue.due_on,
+                amount=money.from_minor_units(instalment.amount_minor, pledge.currency),
+                unpaid=unpaid,
+                currency=pledge.currency,
+            ),
+        )
+        flagged.append(
+            OverdueInstalmentPublic(
+                pledge_id=pledge.id,
+                number=overdue.number,
+                due_on=overdue.due_on,
+                unpaid=unpaid,
+                currency=pledge.currency,
+            )
+        )
+    return flagged
+
+
+async def flag_overdue(
+    session: AsyncSession, today: date, fund_id: uuid.UUID | None = None
+) -> list[OverdueInstalmentPublic]:
+    """Flag what is newly overdue on `today` (in one fund, or all), in the caller's transaction.
+    Each fund is locked first, so that two runs at once (the loop and an administrator) cannot
+    both flag, nor a receipt slip in between the look and the flag."""
+    flagged: list[OverdueInstalmentPublic] = []
+    for fund, pledge_ids in sorted((await _candidates(session, today, fund_id)).items()):
+        await lock_fund(session, fund)
+        pledges = await session.exec(
+            select(Pledge).where(col(Pledge.id).in_(pledge_ids)).order_by(col(Pledge.pledged_at))
+        )
+        for pledge in pledges.all():
+            flagged += await _flag_pledge(session, pledge, today)
+    return flagged
+
+
+async def flag_overdue_regularly(runtime: Runtime) -> None:
+    while True:
+        async with runtime.sessions() as session:
+            await flag_overdue(session, utcnow().date())
+            await session.commit()
+        await asyncio.sleep(runtime.settings.overdue_check_every_seconds)  # type: ignore[attr-defined]
