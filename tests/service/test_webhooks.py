@@ -64,6 +64,7 @@ class Receiver:
     url: str = ""
     secrets: list[str] = field(default_factory=list)
     fail_next: int = 0
+    delay_next: float = 0  # seconds the next answer takes
     got: list[Received] = field(default_factory=list)
 
     async def handle(self, request: Request) -> Response:
@@ -77,6 +78,9 @@ class Receiver:
             except WebhookVerificationError:
                 pass
         self.got.append(Received(headers, body, time.monotonic(), verified_by))
+        if self.delay_next:
+            delay, self.delay_next = self.delay_next, 0
+            await asyncio.sleep(delay)
         if not verified_by:
             return Response(status_code=401)
         if self.fail_next:
@@ -681,3 +685,23 @@ async def test_a_checked_address_is_connected_to_under_the_urls_host_name(
     [got] = receiver.got
     assert got.headers["host"] == f"hooks.example.test:{port}"
     assert got.verified_by == receiver.secrets
+
+
+@pytest.mark.parametrize(
+    "webhooks", [{"webhook_timeout_seconds": 0.3, "webhook_lease_seconds": 1}], indirect=True
+)
+async def test_a_receiver_too_slow_to_answer_is_a_failed_attempt_retried_later(
+    webhooks: Webhooks, receiver: Receiver
+) -> None:
+    endpoint = await webhooks.register(receiver.url)
+    receiver.secrets = [endpoint["secret"]]
+    receiver.delay_next = 1.0
+    await webhooks.fund_created()
+
+    [logged] = await eventually(
+        lambda: _when(webhooks.deliveries(endpoint), lambda d: d and d[0]["status"] == "delivered")
+    )
+    detail = await webhooks.delivery(endpoint, logged["id"])
+    first, second = detail["attempts_log"]
+    assert (first["error"], first["response_code"]) == ("no answer within 0.3 s", None)
+    assert second["succeeded"] and len(receiver.got) == 2

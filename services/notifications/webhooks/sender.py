@@ -140,28 +140,34 @@ class WebhookSender:
         started = time.monotonic()
         code: int | None = None
         error: str | None = None
+        timeout = self._settings.webhook_timeout_seconds
         try:
-            destination = await check_destination(
-                delivery.url,
-                development=self._settings.environment == "development",
-                resolver=self._resolver,
-            )
-            headers = {
-                "webhook-id": delivery.webhook_id,
-                "webhook-timestamp": str(int(attempted_at.timestamp())),
-                "webhook-signature": domain.signature_header(
-                    delivery.secrets, delivery.webhook_id, attempted_at, delivery.body
-                ),
-                "content-type": "application/cloudevents+json",
-                "user-agent": USER_AGENT,
-            }
-            code = await post(
-                self._client, delivery.url, destination, delivery.body.encode("utf-8"), headers
-            )
+            # The whole attempt (DNS, every address tried, the answer) within the timeout, so
+            # that it always ends before its lease does.
+            async with asyncio.timeout(timeout):
+                destination = await check_destination(
+                    delivery.url,
+                    development=self._settings.environment == "development",
+                    resolver=self._resolver,
+                )
+                headers = {
+                    "webhook-id": delivery.webhook_id,
+                    "webhook-timestamp": str(int(attempted_at.timestamp())),
+                    "webhook-signature": domain.signature_header(
+                        delivery.secrets, delivery.webhook_id, attempted_at, delivery.body
+                    ),
+                    "content-type": "application/cloudevents+json",
+                    "user-agent": USER_AGENT,
+                }
+                code = await post(
+                    self._client, delivery.url, destination, delivery.body.encode("utf-8"), headers
+                )
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
         except DomainError as exc:  # the URL now points somewhere it must not
             error = exc.message
+        except TimeoutError:
+            error = f"no answer within {timeout:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         outcome = _Outcome(attempted_at, code, round((time.monotonic() - started) * 1000), error)
