@@ -15,12 +15,16 @@ The verifier, for a donor or anyone holding a head (exit status 0: the chain hol
 not, the first broken entry named first; 2: it could not be checked):
 
     python -m services.funding.public_log verify --url http://127.0.0.1:8003 --fund <id> \
-        [--head <hash noted earlier>] [--events <file of events as published>]"""
+        [--head <hash noted earlier>] [--events <file of events as published>]
+
+A restricted fund's log is served to its administrators and donors only: give the donor's
+access token in the environment variable CX_TOKEN."""
 
 import argparse
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterable, Sequence
@@ -318,8 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot read the events file: {exc}", file=sys.stderr)
         return 2
 
+    token = os.environ.get("CX_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
     async def run() -> Verification:
-        async with httpx.AsyncClient(base_url=args.url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=30) as client:
             return await verify(client, args.fund, args.head, events)
 
     try:

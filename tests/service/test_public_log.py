@@ -4,6 +4,7 @@ on the service's client and as the command a donor runs against a service on a r
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -227,7 +228,8 @@ async def funding_on_a_port(new_database: DatabaseFactory) -> AsyncIterator[Serv
         await task
 
 
-async def run_verifier(*args: str) -> tuple[int, str]:
+async def run_verifier(*args: str, token: str | None = None) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CX_TOKEN"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -235,6 +237,7 @@ async def run_verifier(*args: str) -> tuple[int, str]:
         "verify",
         *args,
         cwd=REPOSITORY,
+        env=env | ({"CX_TOKEN": token} if token else {}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -275,3 +278,19 @@ async def test_the_verifier_command_passes_a_whole_chain_and_fails_a_changed_one
     status, output = await run_verifier("--url", url, "--fund", str(uuid.uuid4()))
     assert status == 2
     assert "404" in output
+
+
+async def test_the_verifier_command_checks_a_restricted_fund_with_its_donor_s_token(
+    funding_on_a_port: ServiceUnderTest,
+) -> None:
+    funding = funding_on_a_port
+    fund = await create_fund(funding, visibility="restricted")
+    geneva = str(uuid.uuid4())
+    await pledge_as(funding, fund["id"], donor(geneva))
+    url = str(funding.client.base_url)
+
+    status, output = await run_verifier("--url", url, "--fund", fund["id"])
+    assert (status, "404" in output) == (2, True)
+    token = donor(geneva)["Authorization"].removeprefix("Bearer ")
+    status, output = await run_verifier("--url", url, "--fund", fund["id"], token=token)
+    assert (status, output.split(" entries")[0]) == (0, "OK: 2")
