@@ -88,16 +88,10 @@ class Preference(NotificationsTable, table=True):
 _SEQ = BigInteger().with_variant(Integer, "sqlite")
 
 
-class FeedItem(NotificationsTable, table=True):
-    """The shared feed of a city or a fund (English), read by any of its officers."""
-
-    __tablename__ = "feed_items"
-    # One item per recipient and event, whatever the broker redelivers.
-    __table_args__ = (UniqueConstraint("recipient_kind", "recipient_id", "event_id"),)
+class _News(NotificationsTable):
+    """What a feed item and a notification both hold: an event, told in words."""
 
     seq: int | None = Field(default=None, primary_key=True, sa_type=_SEQ)
-    recipient_kind: RecipientKind
-    recipient_id: uuid.UUID = Field(index=True)
     event_id: str = Field(max_length=36)
     event_type: str = Field(max_length=100)
     title: str
@@ -106,7 +100,18 @@ class FeedItem(NotificationsTable, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Notification(NotificationsTable, table=True):
+class FeedItem(_News, table=True):
+    """The shared feed of a city or a fund (English), read by any of its officers."""
+
+    __tablename__ = "feed_items"
+    # One item per recipient and event, whatever the broker redelivers.
+    __table_args__ = (UniqueConstraint("recipient_kind", "recipient_id", "event_id"),)
+
+    recipient_kind: RecipientKind
+    recipient_id: uuid.UUID = Field(index=True)
+
+
+class Notification(_News, table=True):
     """One person's (or donor system's) in-app notification, in their language, read or not."""
 
     __tablename__ = "notifications"
@@ -116,14 +121,7 @@ class Notification(NotificationsTable, table=True):
         Index("ix_notifications_subject_seq", "subject", "seq"),
     )
 
-    seq: int | None = Field(default=None, primary_key=True, sa_type=_SEQ)
     subject: str = Field(max_length=100)
-    event_id: str = Field(max_length=36)
-    event_type: str = Field(max_length=100)
-    title: str
-    body: str
-    occurred_at: datetime = Field(sa_type=UTCDateTime)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -3,8 +3,11 @@ received is what these tests read. The sender and digest loops are run one pass 
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -22,77 +25,86 @@ from tests.conftest import DatabaseFactory
 from tests.helpers import ServiceUnderTest, bearer, serve
 from tests.service.test_notifications_me import propose, register_city
 
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def maildir(tmp_path: Path) -> Path:
-    return tmp_path / "mail"
-
-
-@pytest.fixture
-async def mailing(new_database: DatabaseFactory, smtp_port: int) -> AsyncIterator[ServiceUnderTest]:
-    """Notifications sending to `smtp_port`, retrying fast, with a short lease."""
-    settings = NotificationsSettings(
-        database_url=await new_database("notifications"),
-        smtp_port=smtp_port,
-        retry_first_seconds=0.2,
-        sender_lease_seconds=0.5,
-    )
-    async with serve(DEFINITION, settings) as service:
-        yield service
-
-
-async def send_due(service: ServiceUnderTest) -> int:
-    return await mailer.send_due(service.runtime.sessions, service.runtime.settings)  # type: ignore[arg-type]
-
-
-async def deliveries(service: ServiceUnderTest) -> list[Delivery]:
-    async with service.runtime.sessions() as session:
-        return list((await session.exec(select(Delivery).order_by(col(Delivery.created_at)))).all())
-
-
-async def two_cities(
-    registry: ServiceUnderTest,
-    matching: ServiceUnderTest,
-    notifications: ServiceUnderTest,
-    preferences: dict,
-) -> tuple[tuple[str, str], tuple[str, str]]:
-    """Lomé and Lyon with their officers; Lyon's officer has `preferences`."""
-    lome_officer, lyon_officer = str(uuid.uuid4()), str(uuid.uuid4())
-    lome = await register_city(registry, notifications, "Lomé", "TG", lome_officer, ["fr"])
-    lyon = await register_city(registry, notifications, "Lyon", "FR", lyon_officer, ["fr"])
-    await matching.deliver(*await registry.events("CityRegistered"))
-    put = await notifications.client.put(
-        "/me/preferences", json=preferences, headers=bearer(subject=lyon_officer)
-    )
-    assert put.status_code == 200, put.text
-    return (lome, lome_officer), (lyon, lyon_officer)
-
-
 LYON_MAIL = "relations.internationales@lyon.example.org"
 
 
-async def test_one_email_per_event_in_the_recipient_s_language_with_both_parts(
+@dataclass
+class Mailing:
+    """Registry and matching as the events' sources; notifications sending to an SMTP port
+    where a sink listens only while `smtp_up()` lasts."""
+
+    registry: ServiceUnderTest
+    matching: ServiceUnderTest
+    notifications: ServiceUnderTest
+    port: int
+    maildir: Path
+
+    @property
+    def settings(self) -> NotificationsSettings:
+        return self.notifications.runtime.settings  # type: ignore[return-value]
+
+    @contextmanager
+    def smtp_up(self) -> Iterator[None]:
+        with running_sink(self.maildir, self.port):
+            yield
+
+    def received(self) -> list[EmailMessage]:
+        return received(self.maildir)
+
+    async def send_due(self) -> int:
+        return await mailer.send_due(self.notifications.runtime.sessions, self.settings)
+
+    async def deliveries(self) -> list[Delivery]:
+        async with self.notifications.runtime.sessions() as session:
+            query = select(Delivery).order_by(col(Delivery.created_at))
+            return list((await session.exec(query)).all())
+
+    async def lyon_hears(self, preferences: dict, *titles: str) -> str:
+        """Lomé proposes agreements titled `titles` to Lyon, whose officer has `preferences`;
+        notifications consumes it all. Lyon's officer's subject."""
+        lome_officer, lyon_officer = str(uuid.uuid4()), str(uuid.uuid4())
+        n = self.notifications
+        lome = await register_city(self.registry, n, "Lomé", "TG", lome_officer, ["fr"])
+        lyon = await register_city(self.registry, n, "Lyon", "FR", lyon_officer, ["fr"])
+        await self.matching.deliver(*await self.registry.events("CityRegistered"))
+        put = await n.client.put(
+            "/me/preferences", json=preferences, headers=bearer(subject=lyon_officer)
+        )
+        assert put.status_code == 200, put.text
+        for title in titles:
+            await propose(self.matching, (lome, lome_officer), lyon, title)
+        await n.deliver(*await self.matching.events())
+        return lyon_officer
+
+
+@pytest.fixture
+async def mailing(
     registry: ServiceUnderTest,
     matching: ServiceUnderTest,
-    mailing: ServiceUnderTest,
-    smtp_port: int,
-    maildir: Path,
+    new_database: DatabaseFactory,
+    tmp_path: Path,
+) -> AsyncIterator[Mailing]:
+    port = free_port()
+    settings = NotificationsSettings(
+        database_url=await new_database("notifications"),
+        smtp_port=port,
+        retry_first_seconds=0.2,  # retrying fast
+        sender_lease_seconds=0.5,  # a dead sender's email taken over soon
+    )
+    async with serve(DEFINITION, settings) as notifications:
+        yield Mailing(registry, matching, notifications, port, tmp_path / "mail")
+
+
+async def test_one_email_per_event_in_the_recipient_s_language_with_both_parts(
+    mailing: Mailing,
 ) -> None:
-    lome, (lyon, _) = await two_cities(registry, matching, mailing, {"email": LYON_MAIL})
-    await propose(matching, lome, lyon, "Lomé–Lyon: <eau potable> & assainissement")
-    events = await matching.events()
-    await mailing.deliver(*events)
-    await mailing.deliver(*events)  # redelivered: still one email
-    with running_sink(maildir, smtp_port):
-        assert await send_due(mailing) == 1
-        assert await send_due(mailing) == 0
-    [message] = received(maildir)
-    [delivery] = await deliveries(mailing)
+    await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon: <eau potable> & assainissement")
+    await mailing.notifications.deliver(*await mailing.matching.events())  # redelivered
+    with mailing.smtp_up():
+        assert await mailing.send_due() == 1
+        assert await mailing.send_due() == 0
+    [message] = mailing.received()
+    [delivery] = await mailing.deliveries()
 
     assert message["To"] == LYON_MAIL
     assert message["Subject"] == "Accord proposé : Lomé–Lyon: <eau potable> & assainissement"
@@ -108,83 +120,57 @@ async def test_one_email_per_event_in_the_recipient_s_language_with_both_parts(
     )
 
 
-async def test_smtp_down_waits_and_retries_nothing_lost(
-    registry: ServiceUnderTest,
-    matching: ServiceUnderTest,
-    mailing: ServiceUnderTest,
-    smtp_port: int,
-    maildir: Path,
-) -> None:
-    lome, (lyon, _) = await two_cities(registry, matching, mailing, {"email": LYON_MAIL})
-    await propose(matching, lome, lyon, "Lomé–Lyon")
-    await mailing.deliver(*await matching.events())
+async def test_smtp_down_waits_and_retries_nothing_lost(mailing: Mailing) -> None:
+    await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
 
-    assert await send_due(mailing) == 1  # nothing listens on the port
-    [waiting] = await deliveries(mailing)
+    assert await mailing.send_due() == 1  # nothing listens on the port
+    [waiting] = await mailing.deliveries()
     assert waiting.status is DeliveryStatus.PENDING and waiting.attempts == 1
     assert waiting.last_error and waiting.next_attempt_at > utcnow()
-    assert await send_due(mailing) == 0  # not before its time
+    assert await mailing.send_due() == 0  # not before its time
 
     await asyncio.sleep(0.3)
-    with running_sink(maildir, smtp_port):
-        assert await send_due(mailing) == 1
-    [sent] = await deliveries(mailing)
+    with mailing.smtp_up():
+        assert await mailing.send_due() == 1
+    [sent] = await mailing.deliveries()
     assert (sent.status, sent.attempts, sent.last_error) == (DeliveryStatus.SENT, 2, None)
-    assert len(received(maildir)) == 1
+    assert len(mailing.received()) == 1
 
 
 async def test_a_crash_between_sending_and_recording_repeats_only_that_email_with_its_id(
-    registry: ServiceUnderTest,
-    matching: ServiceUnderTest,
-    mailing: ServiceUnderTest,
-    smtp_port: int,
-    maildir: Path,
+    mailing: Mailing,
 ) -> None:
-    lome, (lyon, _) = await two_cities(registry, matching, mailing, {"email": LYON_MAIL})
-    await propose(matching, lome, lyon, "first")
-    await propose(matching, lome, lyon, "second")
-    await mailing.deliver(*await matching.events())
-    first, second = await deliveries(mailing)
-    settings: NotificationsSettings = mailing.runtime.settings  # type: ignore[assignment]
-    with running_sink(maildir, smtp_port):
+    await mailing.lyon_hears({"email": LYON_MAIL}, "first", "second")
+    first, second = await mailing.deliveries()
+    sessions, settings = mailing.notifications.runtime.sessions, mailing.settings
+    with mailing.smtp_up():
         # A sender claims the first email, sends it, and dies before recording that it did.
-        claimed = await mailer.claim(mailing.runtime.sessions, first.id, 0.5)
+        claimed = await mailer.claim(sessions, first.id, settings.sender_lease_seconds)
         assert claimed is not None
-        async with mailing.runtime.sessions() as session:
+        async with sessions() as session:
             message, _ = await mailer.render_delivery(session, claimed)
         await mailer.send_email(settings, mailer.compose(settings, claimed, LYON_MAIL, message))
         # Another sender: the first is still claimed; the second goes.
-        assert await send_due(mailing) == 1
+        assert await mailing.send_due() == 1
         await asyncio.sleep(0.6)  # the dead sender's lease lapses
-        assert await send_due(mailing) == 1
-        assert await send_due(mailing) == 0
-    ids = [m["Message-ID"].strip() for m in received(maildir)]
-    assert sorted(ids) == sorted(
-        [f"<{first.id}@notifications.city-exchange.test>"] * 2
-        + [f"<{second.id}@notifications.city-exchange.test>"]
-    )
-    assert {(d.status, d.attempts) for d in await deliveries(mailing)} == {
+        assert await mailing.send_due() == 1
+        assert await mailing.send_due() == 0
+    ids = sorted(m["Message-ID"].strip() for m in mailing.received())
+    domain = settings.message_id_domain
+    assert ids == sorted([f"<{first.id}@{domain}>"] * 2 + [f"<{second.id}@{domain}>"])
+    assert {(d.status, d.attempts) for d in await mailing.deliveries()} == {
         (DeliveryStatus.SENT, 2),
         (DeliveryStatus.SENT, 1),
     }
 
 
-async def test_a_daily_digest_is_one_email_per_period(
-    registry: ServiceUnderTest,
-    matching: ServiceUnderTest,
-    mailing: ServiceUnderTest,
-    smtp_port: int,
-    maildir: Path,
-) -> None:
+async def test_a_daily_digest_is_one_email_per_period(mailing: Mailing) -> None:
     prefs = {"email": LYON_MAIL, "language": "es", "digest": "daily"}
-    lome, (lyon, _) = await two_cities(registry, matching, mailing, prefs)
-    await propose(matching, lome, lyon, "uno")
-    await propose(matching, lome, lyon, "dos")
-    await mailing.deliver(*await matching.events())
-    sessions = mailing.runtime.sessions
-    assert {d.status for d in await deliveries(mailing)} == {DeliveryStatus.HELD}
+    await mailing.lyon_hears(prefs, "uno", "dos")
+    sessions = mailing.notifications.runtime.sessions
+    assert {d.status for d in await mailing.deliveries()} == {DeliveryStatus.HELD}
     assert await mailer.close_digests(sessions) == 0  # today is not over
-    assert await send_due(mailing) == 0
+    assert await mailing.send_due() == 0
 
     yesterday = utcnow() - timedelta(days=1)
     async with sessions() as session:
@@ -192,35 +178,27 @@ async def test_a_daily_digest_is_one_email_per_period(
         await session.commit()
     assert await mailer.close_digests(sessions) == 1
     assert await mailer.close_digests(sessions) == 0  # exactly once per period
-    with running_sink(maildir, smtp_port):
-        assert await send_due(mailing) == 1
-    [message] = received(maildir)
+    with mailing.smtp_up():
+        assert await mailing.send_due() == 1
+    [message] = mailing.received()
     assert message["Subject"] == "Su resumen diario: 2 notificaciones"
     text = message.get_body(("plain",)).get_content()
     assert text.index("Acuerdo propuesto: uno") < text.index("Acuerdo propuesto: dos")
-    rows = await deliveries(mailing)
+    rows = await mailing.deliveries()
     [digest] = [d for d in rows if d.event_type == DIGEST_TYPE]
     assert digest.event_id == f"digest:daily:{yesterday.date().isoformat()}"
     assert digest.status is DeliveryStatus.SENT
     assert {d.status for d in rows if d is not digest} == {DeliveryStatus.DIGESTED}
 
 
-async def test_no_address_any_more_means_nothing_sent_and_said_so(
-    registry: ServiceUnderTest,
-    matching: ServiceUnderTest,
-    mailing: ServiceUnderTest,
-    smtp_port: int,
-    maildir: Path,
-) -> None:
-    lome, (lyon, lyon_officer) = await two_cities(registry, matching, mailing, {"email": LYON_MAIL})
-    await propose(matching, lome, lyon, "Lomé–Lyon")
-    await mailing.deliver(*await matching.events())
-    removed = await mailing.client.put(
-        "/me/preferences", json={"email": None}, headers=bearer(subject=lyon_officer)
+async def test_no_address_any_more_means_nothing_sent_and_said_so(mailing: Mailing) -> None:
+    officer = await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
+    removed = await mailing.notifications.client.put(
+        "/me/preferences", json={"email": None}, headers=bearer(subject=officer)
     )
     assert removed.status_code == 200, removed.text
-    with running_sink(maildir, smtp_port):
-        assert await send_due(mailing) == 1
-    [skipped] = await deliveries(mailing)
+    with mailing.smtp_up():
+        assert await mailing.send_due() == 1
+    [skipped] = await mailing.deliveries()
     assert skipped.status is DeliveryStatus.SKIPPED and "no email address" in skipped.last_error
-    assert received(maildir) == []
+    assert mailing.received() == []
