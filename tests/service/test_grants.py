@@ -13,11 +13,9 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from services.funding.grants.models import KnownAgreement, KnownCity
-from services.funding.ledger import accounts
 from services.funding.ledger import store as ledger
 from services.funding.ledger.accounts import MovementKind
 from services.funding.ledger.store import LedgerMovement
-from services.funding.models import Pledge
 from services.funding.transparency.allocation import Allocation
 from shared.contracts import EventSpec
 from shared.contracts.funding import TRANCHE_DISBURSED, TRANCHE_HELD
@@ -78,29 +76,17 @@ class Grant:
 
 
 async def receive(funding: ServiceUnderTest, fund_id: str, amount: str) -> None:
-    """Cash in the fund: a pledge through the API, and its receipt posted to the ledger as the
-    receipts of the donors' side post it (a RECEIPT movement naming the pledge)."""
-    await pledge_as(
-        funding, fund_id, fund_admin(fund_id), amount=amount, currency="EUR", donor_name="Lyon"
+    """Cash in the fund: a pledge and its receipt in full, recorded by an administrator."""
+    admin = fund_admin(fund_id)
+    pledge = await pledge_as(
+        funding, fund_id, admin, amount=amount, currency="EUR", donor_name="Lyon"
     )
-    async with funding.runtime.sessions() as session:
-        pledge = (
-            await session.exec(select(Pledge).order_by(col(Pledge.pledged_at).desc()))
-        ).first()
-        assert pledge is not None
-        minor = pledge.amount_minor
-        await ledger.post(
-            session,
-            LedgerMovement(
-                fund_id=uuid.UUID(fund_id),
-                kind=MovementKind.RECEIPT,
-                recorded_by="test",
-                pledge_id=pledge.id,
-                receipt_id=uuid.uuid4(),
-            ),
-            accounts.receipt(minor, "EUR", minor, "EUR"),
-        )
-        await session.commit()
+    received = await funding.client.post(
+        f"/funds/{fund_id}/pledges/{pledge['id']}/receipts",
+        json={"amount": amount},
+        headers={**admin, **key()},
+    )
+    assert received.status_code == 201, received.text
 
 
 async def known_agreement(funding: ServiceUnderTest, minute: int = 0) -> uuid.UUID:
