@@ -20,6 +20,8 @@ from services.notifications.domain import (
 )
 from services.notifications.handlers import NEW_NOTIFICATIONS, language_of
 from services.notifications.models import (
+    Delivery,
+    EmailPublic,
     EventType,
     FeedItem,
     FeedItemPublic,
@@ -239,6 +241,23 @@ async def mark_all_read(
     up_to = body.up_to if body else None
     conditions = [col(Notification.seq) <= up_to] if up_to is not None else []
     return await _mark_read(session, caller.subject, *conditions)
+
+
+@router.get("/me/emails", response_model=list[EmailPublic])
+async def my_emails(
+    session: SessionDep, caller: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[EmailPublic]:
+    """The emails to you, newest first, and what became of each: sent, waiting for a retry
+    (with the last error), held for your digest, or failed for good."""
+    rows = (
+        await session.exec(
+            select(Delivery)
+            .where(col(Delivery.recipient) == caller.subject)
+            .order_by(col(Delivery.created_at).desc(), col(Delivery.id))
+            .limit(limit)
+        )
+    ).all()
+    return [EmailPublic.model_validate(row) for row in rows]
 
 
 class NotAnEventStreamRequest(DomainError):

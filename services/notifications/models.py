@@ -271,6 +271,23 @@ class PreferencesPublic(SQLModel):
     )
 
 
+class EmailPublic(SQLModel):
+    """One email to you and what became of it."""
+
+    id: uuid.UUID = Field(description="also the left side of its Message-ID")
+    event_id: str = Field(description="the event's id, or digest:<frequency>:<period start>")
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    missing_language: str | None = Field(
+        description="your language, when this event type has no template in it (sent in English)"
+    )
+
+
 class EventType(SQLModel):
     type: str
     summary: str

@@ -176,6 +176,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /me/notifications/{seq}/read": ANY,
         "POST /me/notifications/read": ANY,
         "GET /me/notifications/stream": ANY,
+        "GET /me/emails": ANY,
     },
 }
 

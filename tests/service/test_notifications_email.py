@@ -121,13 +121,18 @@ async def test_one_email_per_event_in_the_recipient_s_language_with_both_parts(
 
 
 async def test_smtp_down_waits_and_retries_nothing_lost(mailing: Mailing) -> None:
-    await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
+    officer = await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
 
     assert await mailing.send_due() == 1  # nothing listens on the port
     [waiting] = await mailing.deliveries()
     assert waiting.status is DeliveryStatus.PENDING and waiting.attempts == 1
     assert waiting.last_error and waiting.next_attempt_at > utcnow()
     assert await mailing.send_due() == 0  # not before its time
+    # The recipient can see it waiting, and why.
+    mine = await mailing.notifications.client.get("/me/emails", headers=bearer(subject=officer))
+    [shown] = mine.json()
+    assert (shown["id"], shown["status"], shown["attempts"]) == (str(waiting.id), "pending", 1)
+    assert shown["last_error"] == waiting.last_error
 
     await asyncio.sleep(0.3)
     with mailing.smtp_up():

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.notifications.models import Notification
 from shared.contracts.funding import CONTRIBUTION_PLEDGED, TRANCHE_HELD
+from shared.contracts.notifications import WEBHOOK_ENDPOINT_DISABLED
 from shared.contracts.registry import ROLE_GRANTED, ROLE_REVOKED, RoleGranted
 from shared.db import utcnow
 from shared.events import Event, new_event
@@ -293,3 +294,19 @@ async def test_a_fund_s_donors_and_partnership_hear_where_its_money_goes(
         )
     other = (await mine(notifications, other_client))["items"]
     assert [item["event_type"] for item in other] == ["ContributionPledged"]
+
+
+async def test_a_disabled_webhook_endpoint_is_told_to_its_owner(
+    notifications: ServiceUnderTest,
+) -> None:
+    disabled = WEBHOOK_ENDPOINT_DISABLED.example
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    await notifications.deliver(
+        role_granted(owner, "donor", str(disabled.owner_id)),
+        role_granted(stranger, "donor", str(uuid.uuid4())),
+        new_event(WEBHOOK_ENDPOINT_DISABLED, disabled.endpoint_id, disabled),
+    )
+    [item] = (await mine(notifications, owner))["items"]
+    assert item["title"] == f"Webhook endpoint disabled: {disabled.url}"
+    assert disabled.reason in item["body"] and "2026-03-01" in item["body"]
+    assert (await mine(notifications, stranger))["items"] == []
