@@ -459,6 +459,15 @@ async def test_bad_applications_get_a_clear_4xx_and_nothing_is_written(
     lyon_for_lome = await funding.client.post(url, json=base, headers=officer(LYON))
     assert lyon_for_lome.status_code == 403 and "not an officer" in lyon_for_lome.text
 
+    fund_url = f"/funds/{grant.fund_id}"
+    water_only = {"eligible_domains": ["drinking-water"]}
+    assert (
+        await funding.client.patch(fund_url, json=water_only, headers=grant.admin(0))
+    ).is_success
+    ineligible = await funding.client.post(url, json=base, headers=officer())
+    assert ineligible.status_code == 409
+    assert "funds work in drinking-water; the agreement's domains are" in ineligible.text
+
     await funding.deliver(agreement_event(5, AGREEMENT_SUSPENDED, grant.agreement_id))
     suspended = await funding.client.post(url, json=base, headers=officer())
     assert suspended.status_code == 409
@@ -694,3 +703,26 @@ async def test_events_about_unknown_agreements_and_cities_are_kept(
     )
     assert agreement.party_city_ids == [str(LOME), str(LYON)]
     assert (city.name, city.country_code, city.in_conflict_zone) == ("Gulu", "UG", True)
+
+
+async def test_a_closed_fund_takes_no_application_but_pays_what_it_approved(
+    funding: ServiceUnderTest,
+) -> None:
+    grant = await grant_setup(funding)
+    tranche = (await approved(funding, grant))["tranches"][0]
+    await reported(funding, tranche["id"])
+    closure = f"/funds/{grant.fund_id}/closure"
+    await post(funding, closure, grant.admin(0), 200, reason="programme ended")
+    refused = await funding.client.post(
+        f"/funds/{grant.fund_id}/applications",
+        json={
+            "agreement_id": str(grant.agreement_id),
+            "applicant_city_id": str(LOME),
+            "title": "Another round",
+            **proposal("100.00"),
+        },
+        headers=officer(),
+    )
+    assert refused.status_code == 409 and "closed: it takes no new application" in refused.text
+    paid = await post(funding, f"/tranches/{tranche['id']}/release", grant.admin(1), 200)
+    assert paid["status"] == "disbursed"

@@ -27,6 +27,7 @@ from services.funding.grants.domain import (
     check_budget,
     check_comment,
     check_decision,
+    check_fund_takes_applications,
     check_locked_milestones,
     check_reads_application,
     check_release,
@@ -268,3 +269,14 @@ def test_a_conflict_hold_is_placed_on_escalation_and_lifted_only_by_an_admin() -
     both = {**held, "paused": "audit", "agreement": "suspended"}
     assert lift_by_admin(both, [CALM]) == {"agreement": "suspended"}
     assert lift_by_admin({"paused": "audit"}, [AT_WAR]) == {}  # no conflict hold to lift
+
+
+def test_an_open_fund_takes_applications_in_its_eligible_domains() -> None:
+    check_fund_takes_applications(FUND, False, [], [])
+    check_fund_takes_applications(FUND, False, ["drinking-water"], ["drinking-water", "transport"])
+    with pytest.raises(Conflict, match="funds work in drinking-water; the agreement's domains"):
+        check_fund_takes_applications(FUND, False, ["drinking-water"], ["transport"])
+    with pytest.raises(Conflict, match="not known to funding"):
+        check_fund_takes_applications(FUND, False, ["drinking-water"], [])
+    with pytest.raises(Conflict, match="closed"):
+        check_fund_takes_applications(FUND, True, [], [])

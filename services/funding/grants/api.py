@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.funding.domain import FundStatus
 from services.funding.grants import domain, tranches
 from services.funding.grants.domain import (
     ApplicationStatus,
@@ -41,6 +42,7 @@ from services.funding.grants.models import (
     DecisionCreate,
     KnownAgreement,
     MilestoneReport,
+    Proposal,
     Review,
     ReviewCreate,
     ReviewPublic,
@@ -48,7 +50,6 @@ from services.funding.grants.models import (
     TrancheNote,
     TranchePublic,
     VersionPublic,
-    _Proposal,
 )
 from services.funding.ledger.store import lock_fund
 from services.funding.models import Fund
@@ -190,7 +191,7 @@ def _total(application: Application, version: ApplicationVersion) -> dict[str, o
 
 
 def _new_version(
-    application: Application, body: _Proposal, number: int, by: str, note: str | None = None
+    application: Application, body: Proposal, number: int, by: str, note: str | None = None
 ) -> ApplicationVersion:
     if body.currency != application.currency:
         raise DomainError(
@@ -248,6 +249,9 @@ async def apply(
                 f"a partnership applies with an active agreement; agreement {agreement.id} is "
                 f"{agreement.status}"
             )
+        domain.check_fund_takes_applications(
+            fund_id, fund.status is FundStatus.CLOSED, fund.eligible_domains, agreement.domains
+        )
         application = Application(
             fund_id=fund_id,
             agreement_id=agreement.id,

@@ -142,6 +142,20 @@ def check_applicant(principal: Principal, applicant_city_id: uuid.UUID, parties:
         raise Forbidden(f"you are not an officer of city {applicant_city_id}")
 
 
+def check_fund_takes_applications(
+    fund_id: uuid.UUID, closed: bool, eligible_domains: Sequence[str], domains: Sequence[str]
+) -> None:
+    """An open fund, and the agreement works in one of its eligible domains (none listed: any).
+    A closed fund still pays the tranches it approved before closing."""
+    if closed:
+        raise Conflict(f"fund {fund_id} is closed: it takes no new application")
+    if eligible_domains and not set(eligible_domains) & set(domains):
+        raise Conflict(
+            f"fund {fund_id} funds work in {', '.join(sorted(eligible_domains))}; the agreement's "
+            f"domains are {', '.join(sorted(domains)) or 'not known to funding'}"
+        )
+
+
 def is_partner(principal: Principal, parties: Iterable[str]) -> bool:
     return any(principal.acts_for_city(city) for city in parties)
 

@@ -210,7 +210,7 @@ class MilestoneIn(_Body):
     tranche: Decimal = Field(description="paid when the milestone is reported; a decimal string")
 
 
-class _Proposal(_Body):
+class Proposal(_Body):
     """What an application asks for: the budget and the milestones paying it."""
 
     description: str = Field(min_length=1, max_length=20000)
@@ -224,7 +224,7 @@ class _Proposal(_Body):
         return money.currency_code(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _amounts_fit_currency(self) -> "_Proposal":
+    def _amounts_fit_currency(self) -> "Proposal":
         self.budget_lines()
         self.milestone_specs()
         return self
@@ -242,13 +242,13 @@ class _Proposal(_Body):
         ]
 
 
-class ApplicationCreate(_Proposal):
+class ApplicationCreate(Proposal):
     agreement_id: uuid.UUID
     applicant_city_id: uuid.UUID = Field(description="the party applying; the caller's city")
     title: str = Field(min_length=3, max_length=200)
 
 
-class ApplicationAmend(_Proposal):
+class ApplicationAmend(Proposal):
     note: str = Field(min_length=1, max_length=1000, description="what the amendment changes")
 
 
