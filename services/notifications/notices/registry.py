@@ -10,8 +10,10 @@ from shared.contracts.registry import CITY_REGISTERED, CITY_VERIFIED
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
 from shared.contracts.registry.needs_offers import (
     NEED_PUBLISHED,
+    NEED_UPDATED,
     NEED_WITHDRAWN,
     OFFER_PUBLISHED,
+    OFFER_UPDATED,
     OFFER_WITHDRAWN,
 )
 from shared.contracts.registry.networks import NETWORK_MEMBERSHIP_CHANGED
@@ -55,6 +57,24 @@ def _published(spec: EventSpec, en: str, fr: str, es: str) -> Notice:
                 f"{es.capitalize()} publicada: {{{{ title }}}}",
                 f"Su ciudad publicó una {es} en {{{{ domain }}}}, abierta hasta el {{{{ until }}}}.",
             ),
+        },
+        email_by_default=False,
+    )
+
+
+def _changed(p: Any, _names: Names, _audience: Audience) -> View:
+    return {"title": p.title, "changed": ", ".join(p.changed)}
+
+
+def _updated(spec: EventSpec, en: str, fr: str, es: str) -> Notice:
+    return Notice(
+        spec,
+        city,
+        _changed,
+        {
+            "en": (f"{en.capitalize()} updated: {{{{ title }}}}", "Changed: {{ changed }}."),
+            "fr": (f"{fr.capitalize()} modifié(e) : {{{{ title }}}}", "Modifié : {{ changed }}."),
+            "es": (f"{es.capitalize()} modificada: {{{{ title }}}}", "Modificado: {{ changed }}."),
         },
         email_by_default=False,
     )
@@ -207,8 +227,10 @@ ROWS: list[Notice] = [
         },
     ),
     _published(NEED_PUBLISHED, "need", "besoin", "necesidad"),
+    _updated(NEED_UPDATED, "need", "besoin", "necesidad"),
     _withdrawn(NEED_WITHDRAWN, "need", "besoin", "necesidad"),
     _published(OFFER_PUBLISHED, "offer", "offre", "oferta"),
+    _updated(OFFER_UPDATED, "offer", "offre", "oferta"),
     _withdrawn(OFFER_WITHDRAWN, "offer", "offre", "oferta"),
     Notice(NETWORK_MEMBERSHIP_CHANGED, _membership_audiences, _membership, _MEMBERSHIP),
     Notice(CONFLICT_PROFILE_ASSESSED, city, _conflict, _CONFLICT),
