@@ -51,10 +51,17 @@ async def parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[Agreem
 async def linked_items(
     session: AsyncSession, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, domain.LinkedItem]:
-    """Needs and offers as matching's read model knows them (those it does not are left out)."""
+    """Needs and offers as matching's read model knows them (those it does not are left out),
+    for a write that links them. Share-locked (PostgreSQL): a withdrawal being applied meanwhile
+    waits for this write and then sees what it linked (and blocks or closes it), or this write
+    waits for the withdrawal and sees the need withdrawn; it cannot slip in between."""
     if not ids:
         return {}
-    rows = (await session.exec(select(KnownNeedOffer).where(col(KnownNeedOffer.id).in_(ids)))).all()
+    rows = (
+        await session.exec(
+            select(KnownNeedOffer).where(col(KnownNeedOffer.id).in_(ids)).with_for_update(read=True)
+        )
+    ).all()
     return {
         row.id: domain.LinkedItem(
             id=row.id, kind=row.kind.value, city_id=row.city_id, title=row.title, status=row.status

@@ -134,6 +134,10 @@ async def express_interest(
     the other's (an offer to help, optionally naming one of its offers). Both cities must be
     known, and a city in a conflict zone only takes part once the preconditions of city
     diplomacy hold. The city asked hears of it (PartnershipInterestExpressed)."""
+    # One expression of interest about a need is written at a time (PostgreSQL): a retry with
+    # the same Idempotency-Key waits for the first and replays its answer, rather than being
+    # refused as a second expression of interest.
+    await session.get(KnownNeedOffer, body.need_id, with_for_update=True)
     await _known_city(session, body.from_city_id)
     ids = [body.need_id, *([body.offer_id] if body.offer_id else [])]
     kind = interests.check_expression(
