@@ -97,9 +97,8 @@ async def _speaks_for(
 async def _check_speaks_for(
     session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
 ) -> None:
-    if not principal.acts_for_city(city_id):
-        networks = await _voices(session, city_id, domain_code)
-        domain.check_speaks_for(principal, city_id, networks)
+    if not await _speaks_for(session, principal, city_id, domain_code):
+        domain.check_speaks_for(principal, city_id, ())  # refused, saying why
 
 
 async def _load_visible(
@@ -313,8 +312,7 @@ async def list_interests(
     if reader.is_platform_admin or reader.acts_for_city(city_id):
         return [_public(row) for row in (await session.exec(query)).all()]
     # A network officer: only if the city mandated their network, and within its domains.
-    mandates = await _mandates(session, city_id)
-    if not any(domain.speaks_for(reader, city_id, {m.network_id}) for m in mandates):
-        domain.check_speaks_for(reader, city_id, ())
+    mandated = {m.network_id for m in await _mandates(session, city_id)}
+    domain.check_speaks_for(reader, city_id, mandated)
     rows: Sequence[PartnershipInterest] = (await session.exec(query)).all()
     return [_public(row) for row in rows if await _speaks_for(session, reader, city_id, row.domain)]
