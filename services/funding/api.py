@@ -10,12 +10,13 @@ as its record and its event."""
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from services.funding import domain
 from services.funding.ledger import accounts
@@ -60,6 +61,7 @@ from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.service import SessionDep
 
 router = APIRouter()
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
 FundAdmin = Annotated[Principal, Depends(allow(Role.FUND_ADMIN))]
 Overseer = Annotated[Principal, Depends(allow(Role.FUND_ADMIN, Role.PLATFORM_ADMIN))]
@@ -84,18 +86,16 @@ async def _existing_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
     return fund
 
 
-async def _donors_of(session: AsyncSession, fund_id: uuid.UUID) -> set[uuid.UUID]:
+async def _pledged_to(session: AsyncSession, principal: Principal | None) -> set[uuid.UUID]:
+    """The funds the caller's donors pledged to (cash or in kind): a restricted fund's donors
+    see it."""
+    donors = domain.donor_ids(principal) if principal is not None else set()
+    if not donors:
+        return set()
     found: set[uuid.UUID] = set()
     for table in (Pledge, InKindPledge):
-        found |= set(
-            (
-                await session.exec(
-                    select(table.donor_id).where(
-                        table.fund_id == fund_id, col(table.donor_id).is_not(None)
-                    )
-                )
-            ).all()
-        )
+        query = select(table.fund_id).where(col(table.donor_id).in_(donors)).distinct()
+        found |= set((await session.exec(query)).all())
     return found
 
 
@@ -104,14 +104,9 @@ async def _visible_fund(
 ) -> Fund:
     """The fund, if the caller may see it; a restricted fund is a 404 to everyone else."""
     fund = await _existing_fund(session, fund_id)
-    donors = (
-        await _donors_of(session, fund_id)
-        if fund.visibility is domain.FundVisibility.RESTRICTED
-        and principal is not None
-        and principal.has_role(Role.DONOR)
-        else set()
-    )
-    if not domain.fund_visible(fund.visibility, principal, fund_id, donors):
+    restricted = fund.visibility is domain.FundVisibility.RESTRICTED
+    pledged = restricted and fund_id in await _pledged_to(session, principal)
+    if not domain.fund_visible(fund.visibility, principal, fund_id, pledged):
         raise NotFound(f"no fund with id {fund_id}")
     return fund
 
@@ -144,6 +139,13 @@ async def _instalments_and_receipts(
 async def _pledge_public(session: AsyncSession, pledge: Pledge, fund: Fund) -> PledgePublic:
     instalments, receipts = await _instalments_and_receipts(session, [pledge.id])
     return PledgePublic.of(pledge, fund.currency, instalments[pledge.id], receipts[pledge.id])
+
+
+def _seen_by(query: SelectT, donor_id: object, principal: Principal, fund_id: uuid.UUID) -> SelectT:
+    """`query` narrowed to what the caller may read of the fund's donors' records: all of them
+    for its administrators and platform administrators, a donor's own for a donor."""
+    donors = domain.visible_donors(principal, fund_id)
+    return query if donors is None else query.where(col(donor_id).in_(donors))
 
 
 def _earmark_payload(columns: EarmarkColumns) -> contracts.Earmark | None:
@@ -192,6 +194,27 @@ async def create_fund(
         return FundPublic.model_validate(fund)
 
     return await idempotent(session, request, idempotency_key, body, create)
+
+
+@router.get("/funds", response_model=list[FundPublic], tags=["funds"])
+async def list_funds(
+    session: SessionDep,
+    caller: MaybeCaller,
+    status: Annotated[
+        domain.FundStatus | None, Query(description="only funds in this status")
+    ] = None,
+) -> list[Fund]:
+    """The funds the caller may see, by name: every public fund, and the restricted ones it
+    administers or pledged to (all of them for platform administrators)."""
+    query = select(Fund).order_by(col(Fund.name))
+    if status is not None:
+        query = query.where(Fund.status == status)
+    pledged = await _pledged_to(session, caller)
+    return [
+        fund
+        for fund in await session.exec(query)
+        if domain.fund_visible(fund.visibility, caller, fund.id, fund.id in pledged)
+    ]
 
 
 @router.get("/funds/{fund_id}", response_model=FundPublic, tags=["funds"])
@@ -393,9 +416,7 @@ async def list_pledges(
     currency and as converted into the fund's) and what is outstanding."""
     fund = await _existing_fund(session, fund_id)
     query = select(Pledge).where(Pledge.fund_id == fund_id)
-    donors = domain.visible_donors(principal, fund_id)
-    if donors is not None:
-        query = query.where(col(Pledge.donor_id).in_(donors))
+    query = _seen_by(query, Pledge.donor_id, principal, fund_id)
     pledges = (await session.exec(query.order_by(col(Pledge.pledged_at), col(Pledge.id)))).all()
     instalments, receipts = await _instalments_and_receipts(session, [p.id for p in pledges])
     return [PledgePublic.of(p, fund.currency, instalments[p.id], receipts[p.id]) for p in pledges]
@@ -557,9 +578,7 @@ async def list_receipts(
         .join(Pledge, col(Pledge.id) == col(Receipt.pledge_id))
         .where(Receipt.fund_id == fund_id)
     )
-    donors = domain.visible_donors(principal, fund_id)
-    if donors is not None:
-        query = query.where(col(Pledge.donor_id).in_(donors))
+    query = _seen_by(query, Pledge.donor_id, principal, fund_id)
     if pledge_id is not None:
         query = query.where(Receipt.pledge_id == pledge_id)
     found = await session.exec(query.order_by(col(Receipt.recorded_at), col(Receipt.id)))
@@ -803,9 +822,7 @@ async def list_in_kind_pledges(
     """As for cash pledges: all for the fund's administrators, a donor's own for a donor."""
     await _existing_fund(session, fund_id)
     query = select(InKindPledge).where(InKindPledge.fund_id == fund_id)
-    donors = domain.visible_donors(principal, fund_id)
-    if donors is not None:
-        query = query.where(col(InKindPledge.donor_id).in_(donors))
+    query = _seen_by(query, InKindPledge.donor_id, principal, fund_id)
     pledges = (
         await session.exec(query.order_by(col(InKindPledge.pledged_at), col(InKindPledge.id)))
     ).all()
@@ -839,6 +856,7 @@ async def report_delivery(
         pledge = await session.get(InKindPledge, in_kind_pledge_id)
         if pledge is None or pledge.fund_id != fund_id:
             raise NotFound(f"no in-kind pledge {in_kind_pledge_id} in fund {fund_id}")
+        domain.check_delivery_fits_earmark(pledge.earmark, body.agreement_id, pledge.id)
         earlier = (await _deliveries_of(session, [pledge.id]))[pledge.id]
         value = domain.delivery_value(
             sum((d.staff_days for d in earlier), Decimal(0)),

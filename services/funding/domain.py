@@ -62,7 +62,7 @@ MAX_INSTALMENTS = 120
 # --- who may do what -----------------------------------------------------------------------
 
 
-def _donor_ids(principal: Principal) -> set[uuid.UUID]:
+def donor_ids(principal: Principal) -> set[uuid.UUID]:
     try:
         return {uuid.UUID(scope) for scope in principal.scopes(Role.DONOR)}
     except ValueError as exc:
@@ -76,7 +76,7 @@ def pledging_donor(principal: Principal, fund_id: uuid.UUID) -> uuid.UUID | None
 
     A donor's client pledges as itself: its one donor id. A fund's administrator records a pledge
     of an offline donor (no donor account): None. A caller holding both pledges as the donor."""
-    donors = _donor_ids(principal)
+    donors = donor_ids(principal)
     if len(donors) > 1:
         raise Forbidden(
             f"this token acts for {len(donors)} donors; pledge with a token for one donor, "
@@ -96,7 +96,7 @@ def visible_donors(principal: Principal, fund_id: uuid.UUID) -> set[uuid.UUID] |
     if principal.is_platform_admin or principal.administers_fund(fund_id):
         return None
     if principal.has_role(Role.DONOR):
-        return _donor_ids(principal)
+        return donor_ids(principal)
     raise Forbidden(
         f"you do not administer fund {fund_id}; only its administrators see its pledges"
     )
@@ -106,18 +106,17 @@ def fund_visible(
     visibility: FundVisibility,
     principal: Principal | None,
     fund_id: uuid.UUID,
-    donors_of_fund: Collection[uuid.UUID],
+    pledged_to_it: bool,
 ) -> bool:
     """Whether the caller (None: anonymous) may see the fund at all. A restricted fund is seen by
-    its administrators, platform administrators and the donors who pledged to it; to anyone else
-    it does not exist (404), so that its existence is not revealed either."""
+    its administrators, platform administrators and the donors who pledged to it (`pledged_to_it`:
+    the caller's donor did); to anyone else it does not exist (404), so that its existence is not
+    revealed either."""
     if visibility is FundVisibility.PUBLIC:
         return True
     if principal is None:
         return False
-    if principal.is_platform_admin or principal.administers_fund(fund_id):
-        return True
-    return bool(_donor_ids(principal) & set(donors_of_fund))
+    return principal.is_platform_admin or principal.administers_fund(fund_id) or pledged_to_it
 
 
 def check_administers(principal: Principal, fund_id: uuid.UUID, action: str) -> None:
@@ -445,3 +444,15 @@ def delivery_value(
     if after <= before:
         raise DomainError(f"{delivering} staff-days at {daily_rate} {currency} are worth nothing")
     return after - before
+
+
+def check_delivery_fits_earmark(
+    earmark: Earmark | None, agreement_id: uuid.UUID, in_kind_pledge_id: uuid.UUID
+) -> None:
+    """Expertise earmarked for an agreement is delivered to that agreement only. (Domain and
+    region earmarks are the allocation's to check, which knows the agreements' domains.)"""
+    if earmark and earmark.agreement_id is not None and earmark.agreement_id != agreement_id:
+        raise DomainError(
+            f"in-kind pledge {in_kind_pledge_id} is earmarked for agreement "
+            f"{earmark.agreement_id}: its staff-days are delivered to that agreement only"
+        )

@@ -69,6 +69,9 @@ class Fund(FundingTable, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class CommitteeMember(SQLModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -107,7 +110,7 @@ class FundCreate(_FundDescription):
         Decimal(0), description="a fraction retained at each deposit: '0.01' for 1%"
     )
     committee: list[CommitteeMember] = Field(default_factory=list, max_length=50)
-    administrators: list[str] = Field(
+    administrators: list[Subject] = Field(
         default_factory=list, max_length=50, description="token subjects (account ids)"
     )
 
@@ -124,7 +127,7 @@ class FundUpdate(_FundDescription):
     visibility: FundVisibility | None = None
     admin_fee_rate: Decimal | None = Field(None, description="applies to later receipts only")
     committee: list[CommitteeMember] | None = Field(None, max_length=50)
-    administrators: list[str] | None = Field(None, max_length=50)
+    administrators: list[Subject] | None = Field(None, max_length=50)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "FundUpdate":
@@ -558,57 +561,6 @@ class InKindPledgeCreate(SQLModel):
     earmark: EarmarkBody | None = None
 
 
-class InKindPledgePublic(SQLModel):
-    id: uuid.UUID
-    fund_id: uuid.UUID
-    donor_id: uuid.UUID | None
-    donor_name: str
-    donor_kind: DonorKind
-    profession: str
-    description: str
-    staff_days: Decimal
-    daily_rate: Decimal
-    currency: str
-    rate_source: str
-    value: Decimal
-    earmark: EarmarkBody | None
-    staff_days_delivered: Decimal
-    value_delivered: Decimal
-    pledged_at: datetime
-
-    _plain_days = field_validator("staff_days", "staff_days_delivered")(_plain)
-
-    @classmethod
-    def of(cls, pledge: InKindPledge, deliveries: list[InKindDelivery]) -> "InKindPledgePublic":
-        currency = pledge.currency
-        return cls.model_validate(
-            pledge,
-            update={
-                "daily_rate": _shown(pledge.daily_rate_minor, currency),
-                "value": _shown(pledge.value_minor, currency),
-                "earmark": EarmarkBody.of(pledge.earmark),
-                "staff_days_delivered": sum((d.staff_days for d in deliveries), Decimal(0)),
-                "value_delivered": _shown(sum(d.value_minor for d in deliveries), currency),
-            },
-        )
-
-
-class InKindDeliveryCreate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agreement_id: uuid.UUID = Field(description="the partnership the expertise went to")
-    staff_days: Decimal = _staff_days()
-    delivered_on: date
-    note: str = Field("", max_length=2000)
-
-    @field_validator("delivered_on")
-    @classmethod
-    def _not_in_the_future(cls, value: date) -> date:
-        if value > utcnow().date():
-            raise ValueError(f"{value} is in the future: report delivery once it happened")
-        return value
-
-
 class InKindDeliveryPublic(SQLModel):
     id: uuid.UUID
     in_kind_pledge_id: uuid.UUID
@@ -627,6 +579,59 @@ class InKindDeliveryPublic(SQLModel):
             delivery,
             update={"value": _shown(delivery.value_minor, currency), "currency": currency},
         )
+
+
+class InKindPledgePublic(SQLModel):
+    id: uuid.UUID
+    fund_id: uuid.UUID
+    donor_id: uuid.UUID | None
+    donor_name: str
+    donor_kind: DonorKind
+    profession: str
+    description: str
+    staff_days: Decimal
+    daily_rate: Decimal
+    currency: str
+    rate_source: str
+    value: Decimal
+    earmark: EarmarkBody | None
+    staff_days_delivered: Decimal
+    value_delivered: Decimal
+    deliveries: list[InKindDeliveryPublic] = Field(description="to which partnerships, when")
+    pledged_at: datetime
+
+    _plain_days = field_validator("staff_days", "staff_days_delivered")(_plain)
+
+    @classmethod
+    def of(cls, pledge: InKindPledge, deliveries: list[InKindDelivery]) -> "InKindPledgePublic":
+        currency = pledge.currency
+        return cls.model_validate(
+            pledge,
+            update={
+                "daily_rate": _shown(pledge.daily_rate_minor, currency),
+                "value": _shown(pledge.value_minor, currency),
+                "earmark": EarmarkBody.of(pledge.earmark),
+                "staff_days_delivered": sum((d.staff_days for d in deliveries), Decimal(0)),
+                "value_delivered": _shown(sum(d.value_minor for d in deliveries), currency),
+                "deliveries": [InKindDeliveryPublic.of(d, currency) for d in deliveries],
+            },
+        )
+
+
+class InKindDeliveryCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: uuid.UUID = Field(description="the partnership the expertise went to")
+    staff_days: Decimal = _staff_days()
+    delivered_on: date
+    note: str = Field("", max_length=2000)
+
+    @field_validator("delivered_on")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        if value > utcnow().date():
+            raise ValueError(f"{value} is in the future: report delivery once it happened")
+        return value
 
 
 class InKindRatePublic(SQLModel):

@@ -5,11 +5,11 @@ looks every `overdue_check_every_seconds`; a fund's administrator can run it at 
 
 import asyncio
 import uuid
-from collections import defaultdict
 from datetime import date
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from services.funding import domain
 from services.funding.ledger.store import lock_fund
@@ -21,26 +21,29 @@ from shared.db import utcnow
 from shared.service import Runtime
 
 
-async def _candidates(
-    session: AsyncSession, today: date, fund_id: uuid.UUID | None
-) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """Pledges (by fund) with an instalment past due and not yet flagged; whether it is unpaid
-    is decided after the fund is locked."""
-    query = (
-        select(Pledge.fund_id, Pledge.id)
+def _past_due_unflagged(today: date) -> Select:  # type: ignore[type-arg]
+    """Pledges not received in full nor written off, with an instalment past due and not yet
+    flagged; whether that instalment is unpaid is decided once the fund is locked."""
+    received = (
+        select(func.coalesce(func.sum(Receipt.amount_minor), 0))
+        .where(col(Receipt.pledge_id) == col(Pledge.id))
+        .scalar_subquery()
+    )
+    return (
+        select(Pledge)
         .join(Instalment, col(Instalment.pledge_id) == col(Pledge.id))
         .where(
             col(Instalment.due_on) < today,
             col(Instalment.flagged_overdue_at).is_(None),
             Pledge.cancelled_minor == 0,
+            col(Pledge.amount_minor) > received,
         )
     )
-    if fund_id is not None:
-        query = query.where(Pledge.fund_id == fund_id)
-    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for fund, pledge in await session.exec(query):
-        found[fund].add(pledge)
-    return found
+
+
+async def funds_to_check(session: AsyncSession, today: date) -> list[uuid.UUID]:
+    query = _past_due_unflagged(today).with_only_columns(col(Pledge.fund_id)).distinct()
+    return sorted((await session.exec(query)).all())
 
 
 async def _flag_pledge(
@@ -96,25 +99,32 @@ async def _flag_pledge(
 
 
 async def flag_overdue(
-    session: AsyncSession, today: date, fund_id: uuid.UUID | None = None
+    session: AsyncSession, today: date, fund_id: uuid.UUID
 ) -> list[OverdueInstalmentPublic]:
-    """Flag what is newly overdue on `today` (in one fund, or all), in the caller's transaction.
-    Each fund is locked first, so that two runs at once (the loop and an administrator) cannot
-    both flag, nor a receipt slip in between the look and the flag."""
+    """Flag what is newly overdue in the fund on `today`, in the caller's transaction. The fund
+    is locked first, so that two runs at once (the loop and an administrator) cannot both flag,
+    nor a receipt slip in between the look and the flag."""
+    await lock_fund(session, fund_id)
+    pledges = await session.exec(
+        _past_due_unflagged(today)
+        .where(Pledge.fund_id == fund_id)
+        .distinct()
+        .order_by(col(Pledge.pledged_at), col(Pledge.id))
+    )
     flagged: list[OverdueInstalmentPublic] = []
-    for fund, pledge_ids in sorted((await _candidates(session, today, fund_id)).items()):
-        await lock_fund(session, fund)
-        pledges = await session.exec(
-            select(Pledge).where(col(Pledge.id).in_(pledge_ids)).order_by(col(Pledge.pledged_at))
-        )
-        for pledge in pledges.all():
-            flagged += await _flag_pledge(session, pledge, today)
+    for pledge in pledges.all():
+        flagged += await _flag_pledge(session, pledge, today)
     return flagged
 
 
 async def flag_overdue_regularly(runtime: Runtime) -> None:
+    """Every fund in turn, one transaction each, so that no fund waits on another's lock."""
     while True:
+        today = utcnow().date()
         async with runtime.sessions() as session:
-            await flag_overdue(session, utcnow().date())
-            await session.commit()
+            funds = await funds_to_check(session, today)
+        for fund_id in funds:
+            async with runtime.sessions() as session:
+                await flag_overdue(session, today, fund_id)
+                await session.commit()
         await asyncio.sleep(runtime.settings.overdue_check_every_seconds)  # type: ignore[attr-defined]

@@ -131,6 +131,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /tranches/{tranche_id}/pause": FUND_ADMIN,
         "POST /tranches/{tranche_id}/resumption": FUND_ADMIN,
         "PATCH /funds/{fund_id}": f"{FUND_ADMIN} | {ADMIN}",
+        "GET /funds": PUBLIC,
         "POST /funds/{fund_id}/closure": f"{FUND_ADMIN} | {ADMIN}",
         "GET /funds/{fund_id}/balances": PUBLIC,
         "GET /funds/{fund_id}/pledges/{pledge_id}": f"{DONOR} | {FUND_ADMIN} | {ADMIN}",

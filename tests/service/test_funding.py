@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from services.funding.ledger.store import LedgerMovement
 from services.funding.models import Pledge
-from services.funding.overdue import flag_overdue
+from services.funding.overdue import flag_overdue, funds_to_check
 from services.funding.public_log import FundLogEntry, Link, chain_problems, digest_of
 from shared.contracts.funding import (
     CONTRIBUTION_PLEDGED,
@@ -452,6 +452,16 @@ async def test_a_restricted_fund_is_seen_by_its_admins_donors_and_platform_admin
     )
     assert bad_token.status_code == 401
 
+    public = await create_fund(funding, "A Public Fund")
+    listed = {
+        who: [f["name"] for f in (await funding.client.get("/funds", headers=auth)).json()]
+        for who, auth in seen_by.items()
+    }
+    assert listed["anonymous"] == listed["another donor"] == [public["name"]]
+    assert listed["its donor"] == listed["its admin"] == [public["name"], fund["name"]]
+    closed = await funding.client.get("/funds?status=closed", headers=platform_admin())
+    assert closed.json() == []
+
 
 async def test_fund_admins_describe_their_fund_and_platform_admins_set_its_fee(
     funding: ServiceUnderTest,
@@ -859,8 +869,11 @@ async def test_overdue_instalments_are_flagged_once_each(funding: ServiceUnderTe
     ]
     again = await funding.client.post(url, headers=fund_admin(fund["id"]))
     assert again.json()["flagged"] == []
-    async with funding.runtime.sessions() as session:
-        assert await flag_overdue(session, date.today()) == []  # the service's loop's own step
+    async with funding.runtime.sessions() as session:  # what the service's own loop runs
+        # The fund is still looked at (the pledge's first instalment is past due, paid in
+        # full, so never flagged), and nothing is flagged twice.
+        assert await funds_to_check(session, date.today()) == [uuid.UUID(fund["id"])]
+        assert await flag_overdue(session, date.today(), uuid.UUID(fund["id"])) == []
 
     overdue = [e.payload(INSTALMENT_OVERDUE) for e in await funding.events("InstalmentOverdue")]
     assert [(o.number, o.unpaid, o.donor_id) for o in overdue] == [
@@ -950,6 +963,7 @@ async def test_in_kind_expertise_is_valued_delivered_and_kept_out_of_cash(
             "staff_days": "2.5",
             "daily_rate": "333.33",
             "rate_source": "Port of Marseille's internal rate card, 2026",
+            "earmark": {"agreement_id": str(uuid.uuid4())},
         },
         headers={**donor(str(uuid.uuid4())), **key()},
     )
@@ -970,6 +984,17 @@ async def test_in_kind_expertise_is_valued_delivered_and_kept_out_of_cash(
         deliveries, json={**delivery, "staff_days": "15.5"}, headers={**admin, **key()}
     )
     assert too_much.status_code == 409 and "more than the 15 still to deliver" in too_much.text
+    elsewhere = await funding.client.post(
+        f"{url}/{given.json()['id']}/deliveries",  # earmarked for another agreement
+        json={**delivery, "staff_days": "1"},
+        headers={**admin, **key()},
+    )
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert "delivered to that agreement only" in elsewhere.text
+    by_donor = await funding.client.post(
+        deliveries, json=delivery, headers={**donor(str(uuid.uuid4())), **key()}
+    )
+    assert by_donor.status_code == 403
     assert await ledger_movements(funding) == movements
 
     eur = (await balances(funding, fund["id"]))["EUR"]
@@ -984,6 +1009,7 @@ async def test_in_kind_expertise_is_valued_delivered_and_kept_out_of_cash(
         ("5", "2000.00"),
         ("0", "0.00"),
     ]
+    assert listed.json()[0]["deliveries"] == [delivered.json()]
     assert [e.type for e in await funding.events("InKindPledged", "InKindDelivered")] == [
         "InKindPledged",
         "InKindPledged",

@@ -230,13 +230,22 @@ def _principal(*grants: str) -> Principal:
 def test_a_restricted_fund_is_seen_by_its_admins_donors_and_platform_admins_only() -> None:
     fund, donor, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     restricted = FundVisibility.RESTRICTED
-    assert domain.fund_visible(FundVisibility.PUBLIC, None, fund, set())
-    assert not domain.fund_visible(restricted, None, fund, {donor})
-    assert domain.fund_visible(restricted, _principal("platform_admin"), fund, set())
-    assert domain.fund_visible(restricted, _principal(f"fund_admin:{fund}"), fund, set())
-    assert not domain.fund_visible(restricted, _principal(f"fund_admin:{other}"), fund, set())
-    assert domain.fund_visible(restricted, _principal(f"donor:{donor}"), fund, {donor})
-    assert not domain.fund_visible(restricted, _principal(f"donor:{other}"), fund, {donor})
+    assert domain.fund_visible(FundVisibility.PUBLIC, None, fund, pledged_to_it=False)
+    assert not domain.fund_visible(restricted, None, fund, pledged_to_it=False)
+    assert domain.fund_visible(restricted, _principal("platform_admin"), fund, False)
+    assert domain.fund_visible(restricted, _principal(f"fund_admin:{fund}"), fund, False)
+    assert not domain.fund_visible(restricted, _principal(f"fund_admin:{other}"), fund, False)
+    assert domain.fund_visible(restricted, _principal(f"donor:{donor}"), fund, True)
+    assert not domain.fund_visible(restricted, _principal(f"donor:{other}"), fund, False)
+
+
+def test_earmarked_expertise_goes_to_its_agreement_only() -> None:
+    agreement, pledge = uuid.uuid4(), uuid.uuid4()
+    domain.check_delivery_fits_earmark(None, agreement, pledge)
+    domain.check_delivery_fits_earmark(Earmark(agreement_id=agreement), agreement, pledge)
+    domain.check_delivery_fits_earmark(Earmark(domain="transport"), agreement, pledge)
+    with pytest.raises(DomainError, match="delivered to that agreement only"):
+        domain.check_delivery_fits_earmark(Earmark(agreement_id=uuid.uuid4()), agreement, pledge)
 
 
 def test_fund_admins_change_the_description_but_not_the_name_or_fee() -> None:
