@@ -1,0 +1,109 @@
+"""The allocation's own queries over a real database: receipts' unallocated money read from the
+ledger (net of the fee), tranches that cannot be paid twice, releases as append-only
+counter-rows. Receipts are made through the donors' API; allocate and release are called as
+the grants' transactions call them."""
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import col, select
+
+from services.funding.transparency import allocation
+from services.funding.transparency.allocation import Allocation, EarmarkedFundsInsufficient
+from shared.errors import Conflict
+from tests.helpers import ServiceUnderTest
+from tests.service.test_funding import create_fund, fund_admin, pledge_as
+from tests.service.test_grants import post
+
+AGREEMENT = uuid.uuid4()
+
+
+async def fund_with_receipts(funding: ServiceUnderTest) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A EUR fund with a 2% fee and two receipts: 1000.00 unearmarked (980.00 net), then
+    500.00 earmarked to AGREEMENT (490.00 net). Returns the fund and the receipts' ids."""
+    fund = await create_fund(funding, admin_fee_rate="0.02")
+    admin = fund_admin(fund["id"])
+    receipts = []
+    for amount, earmark in (("1000.00", None), ("500.00", {"agreement_id": str(AGREEMENT)})):
+        pledge = await pledge_as(
+            funding, fund["id"], admin, amount=amount, currency="EUR", earmark=earmark
+        )
+        url = f"/funds/{fund['id']}/pledges/{pledge['id']}/receipts"
+        receipts.append(uuid.UUID((await post(funding, url, admin, 201, amount=amount))["id"]))
+    return uuid.UUID(fund["id"]), receipts
+
+
+async def allocate(
+    funding: ServiceUnderTest, fund_id: uuid.UUID, tranche_id: uuid.UUID, amount: int
+):  # type: ignore[no-untyped-def]
+    async with funding.runtime.sessions() as session:
+        rows = await allocation.allocate(
+            session,
+            fund_id=fund_id,
+            tranche_id=tranche_id,
+            agreement_id=AGREEMENT,
+            amount_minor=amount,
+            currency="EUR",
+        )
+        await session.commit()
+    return [(row.receipt_id, row.amount_minor, row.tier) for row in rows]
+
+
+async def test_receipts_pay_net_of_the_fee_and_what_one_tranche_took_the_next_cannot(
+    funding: ServiceUnderTest,
+) -> None:
+    fund_id, (plain, earmarked) = await fund_with_receipts(funding)
+    assert await allocate(funding, fund_id, uuid.uuid4(), 600_00) == [
+        (earmarked, 490_00, "agreement"),
+        (plain, 110_00, "unearmarked"),
+    ]
+    assert await allocate(funding, fund_id, uuid.uuid4(), 870_00) == [
+        (plain, 870_00, "unearmarked")
+    ]
+    with pytest.raises(EarmarkedFundsInsufficient, match=r"have 0\.00 EUR unallocated"):
+        await allocate(funding, fund_id, uuid.uuid4(), 1)
+
+
+async def test_a_tranche_is_paid_for_once(funding: ServiceUnderTest) -> None:
+    fund_id, _ = await fund_with_receipts(funding)
+    tranche = uuid.uuid4()
+    await allocate(funding, fund_id, tranche, 100_00)
+    with pytest.raises(Conflict, match=f"tranche {tranche} is already paid for"):
+        await allocate(funding, fund_id, tranche, 100_00)
+
+
+async def test_a_release_gives_the_receipts_back_with_counter_rows_once(
+    funding: ServiceUnderTest,
+) -> None:
+    fund_id, (plain, earmarked) = await fund_with_receipts(funding)
+    tranche = uuid.uuid4()
+    first = await allocate(funding, fund_id, tranche, 1000_00)
+    for _ in range(2):  # a retried release changes nothing more
+        async with funding.runtime.sessions() as session:
+            await allocation.release(session, fund_id=fund_id, tranche_id=tranche)
+            await session.commit()
+    async with funding.runtime.sessions() as session:
+        rows = (await session.exec(select(Allocation).order_by(col(Allocation.amount_minor)))).all()
+    assert sorted(r.amount_minor for r in rows) == [-510_00, -490_00, 490_00, 510_00]
+    originals = {r.id for r in rows if r.amount_minor > 0}
+    assert {r.releases for r in rows if r.amount_minor < 0} == originals
+    # The same money pays for the tranche again, as it did the first time.
+    assert await allocate(funding, fund_id, tranche, 1000_00) == first
+    assert first == [(earmarked, 490_00, "agreement"), (plain, 510_00, "unearmarked")]
+
+
+async def test_the_database_refuses_to_change_or_remove_allocations(
+    funding: ServiceUnderTest,
+) -> None:
+    fund_id, _ = await fund_with_receipts(funding)
+    await allocate(funding, fund_id, uuid.uuid4(), 100_00)
+    async with funding.runtime.sessions() as session:
+        for statement in (
+            "UPDATE fund_allocations SET amount_minor = 1",
+            "DELETE FROM fund_allocations",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with session.begin_nested():
+                    await session.exec(text(statement))  # type: ignore[call-overload]
