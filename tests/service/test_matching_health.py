@@ -1,5 +1,6 @@
 """Partnership health over HTTP and through the consumer, on a real database: activity reports,
-signs of life from the agreement's own steps and from funding events, dormant agreements listed
+signs of life from the agreement's own steps and from funding events (through matching's
+consumer), dormant agreements listed
 and their parties reminded once per period of silence."""
 
 import asyncio
@@ -8,15 +9,21 @@ import uuid
 from datetime import datetime, timedelta
 
 import httpx
-from pydantic import Field
 
 from services.matching.domain import Action, AgreementStatus
-from services.matching.health import on_funding_activity, remind_dormant, remind_regularly
+from services.matching.health import remind_dormant, remind_regularly
 from services.matching.models import Agreement
-from shared.contracts import EventSpec, Payload
+from shared.contracts import EventSpec
+from shared.contracts.funding import (
+    APPLICATION_SUBMITTED,
+    FUND_CREATED,
+    MILESTONE_REPORTED,
+    TRANCHE_DISBURSED,
+)
 from shared.contracts.matching import AGREEMENT_ACTIVITY_REPORTED, AGREEMENT_DORMANT
 from shared.db import utcnow
-from shared.events import new_event
+from shared.events import Event, new_event
+from shared.inbox import Outcome
 from tests.helpers import ServiceUnderTest, bearer, eventually
 from tests.service.test_agreement_lifecycle import agreement_in, officer, ok
 
@@ -157,46 +164,32 @@ async def test_dormant_agreements_are_listed_and_reminded_once_per_period(
     assert await remind(matching, utcnow() + timedelta(days=days - 1)) == []
 
 
-class TrancheReleased(Payload):
-    """A funding event about an agreement, as funding's contract may add (any payload with an
-    `agreement_id` counts)."""
-
-    tranche_id: uuid.UUID
-    agreement_id: uuid.UUID | None = Field(None)
+def funding_event(spec: EventSpec, agreement_id: object, at: datetime) -> Event:
+    """`spec`'s example, about `agreement_id`, recorded by funding at `at`."""
+    payload = spec.example.model_copy(update={"agreement_id": agreement_id})
+    return dataclasses.replace(new_event(spec, uuid.uuid4(), payload), time=at)
 
 
-TRANCHE_RELEASED = EventSpec(
-    "TrancheReleased",
-    TrancheReleased,
-    "funding.events",
-    "/city-exchange/funding",
-    "test",
-    TrancheReleased(tranche_id=uuid.uuid4()),
-)
-
-
-async def funding_event(matching: ServiceUnderTest, agreement_id: object, at: datetime) -> None:
-    payload = TrancheReleased(tranche_id=uuid.uuid4(), agreement_id=agreement_id)
-    event = dataclasses.replace(new_event(TRANCHE_RELEASED, payload.tranche_id, payload), time=at)
-    async with matching.runtime.sessions() as session:
-        await on_funding_activity(session, event, payload)
-        await session.commit()
-
-
-async def test_a_funding_event_about_an_agreement_is_a_sign_of_life(
+async def test_funding_events_about_an_agreement_are_signs_of_its_life(
     matching: ServiceUnderTest,
 ) -> None:
     agreement, _ = await agreement_in(matching, S.ACTIVE)
     await silent_for(matching, agreement, 200)
+    agreement_id = uuid.UUID(agreement["id"])
     paid = utcnow() - timedelta(days=3)
-    await funding_event(matching, uuid.UUID(agreement["id"]), paid)
+    disbursed = funding_event(TRANCHE_DISBURSED, agreement_id, paid)
+    assert await matching.deliver(disbursed) == [Outcome.APPLIED]
     assert await last_activity(matching, agreement) == paid
     # An older one arriving late changes nothing: the latest sign of life counts.
-    await funding_event(matching, uuid.UUID(agreement["id"]), paid - timedelta(days=40))
+    reported = funding_event(MILESTONE_REPORTED, agreement_id, paid - timedelta(days=40))
+    assert await matching.deliver(reported) == [Outcome.APPLIED]
     assert await last_activity(matching, agreement) == paid
-    # One about no agreement, or one matching never had, is ignored without error.
-    await funding_event(matching, None, utcnow())
-    await funding_event(matching, uuid.uuid4(), utcnow())
+    # One about an agreement matching never had is applied as nothing, without an error; a
+    # funding event about no agreement is not matching's business.
+    stray = funding_event(APPLICATION_SUBMITTED, uuid.uuid4(), utcnow())
+    assert await matching.deliver(stray) == [Outcome.APPLIED]
+    fund = new_event(FUND_CREATED, uuid.uuid4(), FUND_CREATED.example)
+    assert await matching.deliver(fund) == [Outcome.IGNORED]
     assert await last_activity(matching, agreement) == paid
 
 
