@@ -188,6 +188,15 @@ async def reported(funding: ServiceUnderTest, tranche_id: str) -> dict[str, Any]
     )
 
 
+async def reported_first_tranche(
+    funding: ServiceUnderTest, grant: Grant, *tranches: str
+) -> dict[str, Any]:
+    """An approved application's first tranche, its milestone reported: ready to release."""
+    tranche = (await approved(funding, grant, *tranches))["tranches"][0]
+    await reported(funding, tranche["id"])
+    return tranche
+
+
 async def balances(funding: ServiceUnderTest, fund_id: str) -> ledger.Balances:
     async with funding.runtime.sessions() as session:
         return (await ledger.balances(session, uuid.UUID(fund_id)))["EUR"]
@@ -519,8 +528,7 @@ async def test_above_the_threshold_a_second_administrator_approves_the_release(
     funding: ServiceUnderTest,
 ) -> None:
     grant = await grant_setup(funding)
-    big = (await approved(funding, grant, "12000.00", "3000.00"))["tranches"][0]
-    await reported(funding, big["id"])
+    big = await reported_first_tranche(funding, grant, "12000.00", "3000.00")
     base = f"/tranches/{big['id']}"
 
     requested = await post(funding, f"{base}/release", grant.admin(0), 200)
@@ -559,8 +567,7 @@ async def test_a_release_the_fund_cannot_pay_is_refused_without_a_ledger_entry(
     funding: ServiceUnderTest,
 ) -> None:
     grant = await grant_setup(funding, cash="5000.00")
-    tranche = (await approved(funding, grant, "6000.00", "4000.00"))["tranches"][0]
-    await reported(funding, tranche["id"])
+    tranche = await reported_first_tranche(funding, grant, "6000.00", "4000.00")
     refused = await post(funding, f"/tranches/{tranche['id']}/release", grant.admin(0), 409)
     assert "5000.00 EUR available, less than the 6000.00 EUR asked" in refused["detail"]
     assert await tranche_movements(funding) == []
@@ -568,8 +575,7 @@ async def test_a_release_the_fund_cannot_pay_is_refused_without_a_ledger_entry(
 
 async def test_pause_and_resume(funding: ServiceUnderTest) -> None:
     grant = await grant_setup(funding)
-    tranche = (await approved(funding, grant))["tranches"][0]
-    await reported(funding, tranche["id"])
+    tranche = await reported_first_tranche(funding, grant)
     base = f"/tranches/{tranche['id']}"
     paused = await post(funding, f"{base}/pause", grant.admin(0), 200, note="audit")
     assert paused["holds"] == {"paused": "audit"}
@@ -594,8 +600,7 @@ async def test_a_suspended_agreement_holds_its_tranches_until_it_resumes(
     funding: ServiceUnderTest,
 ) -> None:
     grant = await grant_setup(funding)
-    tranche = (await approved(funding, grant))["tranches"][0]
-    await reported(funding, tranche["id"])
+    tranche = await reported_first_tranche(funding, grant)
     suspended = agreement_event(10, AGREEMENT_SUSPENDED, grant.agreement_id)
     assert await funding.deliver(suspended, suspended) == [Outcome.APPLIED, Outcome.DUPLICATE]
 
@@ -625,8 +630,7 @@ async def test_a_suspended_agreement_holds_its_tranches_until_it_resumes(
 
 async def test_no_disbursement_to_a_terminated_agreement(funding: ServiceUnderTest) -> None:
     grant = await grant_setup(funding)
-    big = (await approved(funding, grant, "12000.00", "3000.00"))["tranches"][0]
-    await reported(funding, big["id"])
+    big = await reported_first_tranche(funding, grant, "12000.00", "3000.00")
     await post(funding, f"/tranches/{big['id']}/release", grant.admin(0), 200)
     await funding.deliver(
         agreement_event(30, AGREEMENT_TERMINATED, grant.agreement_id, previous_status="active")
@@ -643,8 +647,7 @@ async def test_an_escalation_to_active_conflict_holds_until_an_admin_lifts_it(
     funding: ServiceUnderTest,
 ) -> None:
     grant = await grant_setup(funding)
-    tranche = (await approved(funding, grant))["tranches"][0]
-    await reported(funding, tranche["id"])
+    tranche = await reported_first_tranche(funding, grant)
     base = f"/tranches/{tranche['id']}"
 
     await funding.deliver(conflict_event(10, LOME, "conflict_zone", "post_conflict"))
@@ -709,8 +712,7 @@ async def test_a_closed_fund_takes_no_application_but_pays_what_it_approved(
     funding: ServiceUnderTest,
 ) -> None:
     grant = await grant_setup(funding)
-    tranche = (await approved(funding, grant))["tranches"][0]
-    await reported(funding, tranche["id"])
+    tranche = await reported_first_tranche(funding, grant)
     closure = f"/funds/{grant.fund_id}/closure"
     await post(funding, closure, grant.admin(0), 200, reason="programme ended")
     refused = await funding.client.post(

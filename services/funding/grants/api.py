@@ -545,16 +545,6 @@ def _threshold_minor(request: Request, currency: str) -> int | None:
     return money.minor_units(threshold, currency) if threshold > 0 else 0
 
 
-async def _tranche_for_admin(
-    session: AsyncSession, tranche_id: uuid.UUID, principal: Principal
-) -> tuple[Tranche, Application]:
-    tranche = await tranches.locked_tranche(session, tranche_id)
-    domain.check_fund_admin(principal, tranche.fund_id)
-    application = await _application(session, tranche.application_id)
-    await session.refresh(application)
-    return tranche, application
-
-
 @router.post("/tranches/{tranche_id}/milestone-report", response_model=TranchePublic)
 async def report_milestone(
     tranche_id: uuid.UUID,
@@ -582,123 +572,125 @@ async def report_milestone(
     return await _act(session, request, idempotency_key, body, step)
 
 
-@router.post("/tranches/{tranche_id}/release", response_model=TranchePublic, responses=_MONEY)
-async def release_tranche(
-    tranche_id: uuid.UUID,
-    body: TrancheNote,
-    session: SessionDep,
-    request: Request,
-    principal: FundAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    """Pay a reported tranche (up to the threshold), or commit it for a second administrator's
-    approval (above it). 409 naming the rule when it may not be paid, with no ledger entry."""
+# --- The administrators' steps on a tranche, each on its own path -----------------------------
+# Each step runs under the fund's lock with the tranche and its application as they are now.
+AdminStep = Callable[[AsyncSession, Request, Tranche, Application, str, str], Awaitable[None]]
 
-    async def step() -> TranchePublic:
-        tranche, application = await _tranche_for_admin(session, tranche_id, principal)
-        threshold = _threshold_minor(request, tranche.currency)
-        await tranches.release(
-            session, tranche, application, principal.subject, threshold, body.note
+
+async def _release(
+    session: AsyncSession, request: Request, t: Tranche, a: Application, by: str, note: str
+) -> None:
+    threshold = _threshold_minor(request, t.currency)
+    await tranches.release(session, t, a, by, threshold, note)
+
+
+async def _approve_release(
+    session: AsyncSession, _request: Request, t: Tranche, a: Application, by: str, note: str
+) -> None:
+    await tranches.approve_release(session, t, a, by, note)
+
+
+async def _cancel_release(
+    session: AsyncSession, _request: Request, t: Tranche, _a: Application, by: str, note: str
+) -> None:
+    await tranches.cancel_release(session, t, by, note)
+
+
+async def _pause(
+    session: AsyncSession, _request: Request, t: Tranche, _a: Application, by: str, note: str
+) -> None:
+    domain.check_open(t.status, "paused")
+    if HoldCause.PAUSED in t.holds:
+        return  # pausing a paused tranche changes nothing
+    t.holds = {**t.holds, HoldCause.PAUSED: note or "paused by an administrator of the fund"}
+    session.add(t)
+    await tranches.record_tranche_event(session, TRANCHE_PAUSED, t, by, note=note)
+
+
+async def _resume(
+    session: AsyncSession, _request: Request, t: Tranche, a: Application, by: str, note: str
+) -> None:
+    domain.check_open(t.status, "resumed")
+    after = domain.lift_by_admin(t.holds, await tranches.party_states(session, a.party_city_ids))
+    lifted = sorted(t.holds.keys() - after.keys())
+    if lifted:
+        t.holds = after
+        session.add(t)
+        await tranches.record_tranche_event(
+            session, TRANCHE_RESUMED, t, by, note=note, lifted=lifted
         )
-        return TranchePublic.of(tranche)
-
-    return await _act(session, request, idempotency_key, body, step, moves_money=True)
 
 
-@router.post(
-    "/tranches/{tranche_id}/release-approval", response_model=TranchePublic, responses=_MONEY
-)
-async def approve_tranche_release(
-    tranche_id: uuid.UUID,
-    body: TrancheNote,
-    session: SessionDep,
-    request: Request,
-    principal: FundAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    """The second administrator's approval of a release above the threshold: it is paid."""
-
-    async def step() -> TranchePublic:
-        tranche, application = await _tranche_for_admin(session, tranche_id, principal)
-        await tranches.approve_release(session, tranche, application, principal.subject, body.note)
-        return TranchePublic.of(tranche)
-
-    return await _act(session, request, idempotency_key, body, step, moves_money=True)
-
-
-@router.post(
-    "/tranches/{tranche_id}/release-cancellation", response_model=TranchePublic, responses=_MONEY
-)
-async def cancel_tranche_release(
-    tranche_id: uuid.UUID,
-    body: TrancheNote,
-    session: SessionDep,
-    request: Request,
-    principal: FundAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    """A release waiting for approval is withdrawn by its requester or refused by another
-    administrator: its commitment goes back to available."""
-
-    async def step() -> TranchePublic:
-        tranche, _ = await _tranche_for_admin(session, tranche_id, principal)
-        await tranches.cancel_release(session, tranche, principal.subject, body.note)
-        return TranchePublic.of(tranche)
-
-    return await _act(session, request, idempotency_key, body, step, moves_money=True)
+# (path, step, moves money, description)
+_ADMIN_STEPS: list[tuple[str, AdminStep, bool, str]] = [
+    (
+        "release",
+        _release,
+        True,
+        "Pay a reported tranche (up to the threshold), or commit it for a second "
+        "administrator's approval (above it). 409 naming the rule when it may not be paid, with "
+        "no ledger entry.",
+    ),
+    (
+        "release-approval",
+        _approve_release,
+        True,
+        "Another administrator than the requester approves a release above the threshold: it "
+        "is paid.",
+    ),
+    (
+        "release-cancellation",
+        _cancel_release,
+        True,
+        "A release waiting for approval is withdrawn by its requester or refused by another "
+        "administrator: its commitment goes back to available.",
+    ),
+    (
+        "pause",
+        _pause,
+        False,
+        "Hold a tranche still to be paid until an administrator resumes it (the note says why). "
+        "Pausing a paused tranche changes nothing.",
+    ),
+    (
+        "resumption",
+        _resume,
+        False,
+        "Lift the pause and the conflict holds (once every party is out of the active phase of "
+        "a conflict); an agreement's hold stays until the agreement resumes.",
+    ),
+]
 
 
-@router.post("/tranches/{tranche_id}/pause", response_model=TranchePublic)
-async def pause_tranche(
-    tranche_id: uuid.UUID,
-    body: TrancheNote,
-    session: SessionDep,
-    request: Request,
-    principal: FundAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    """Hold a tranche still to be paid until an administrator resumes it. Pausing a paused
-    tranche changes nothing."""
+def _add_admin_step_route(path: str, run: AdminStep, moves_money: bool, description: str) -> None:
+    async def admin_step(
+        tranche_id: uuid.UUID,
+        body: TrancheNote,
+        session: SessionDep,
+        request: Request,
+        principal: FundAdmin,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> JSONResponse:
+        async def step() -> TranchePublic:
+            tranche = await tranches.locked_tranche(session, tranche_id)
+            domain.check_fund_admin(principal, tranche.fund_id)
+            application = await _application(session, tranche.application_id)
+            await session.refresh(application)
+            await run(session, request, tranche, application, principal.subject, body.note)
+            return TranchePublic.of(tranche)
 
-    async def step() -> TranchePublic:
-        tranche, _ = await _tranche_for_admin(session, tranche_id, principal)
-        domain.check_open(tranche.status, "paused")
-        if HoldCause.PAUSED not in tranche.holds:
-            reason = body.note or "paused by an administrator of the fund"
-            tranche.holds = {**tranche.holds, HoldCause.PAUSED: reason}
-            session.add(tranche)
-            await tranches.record_tranche_event(
-                session, TRANCHE_PAUSED, tranche, principal.subject, note=body.note
-            )
-        return TranchePublic.of(tranche)
+        return await _act(session, request, idempotency_key, body, step, moves_money=moves_money)
 
-    return await _act(session, request, idempotency_key, body, step)
+    router.add_api_route(
+        f"/tranches/{{tranche_id}}/{path}",
+        admin_step,
+        methods=["POST"],
+        name=f"tranche_{path.replace('-', '_')}",
+        description=description,
+        response_model=TranchePublic,
+        responses=_MONEY if moves_money else {},
+    )
 
 
-@router.post("/tranches/{tranche_id}/resumption", response_model=TranchePublic)
-async def resume_tranche(
-    tranche_id: uuid.UUID,
-    body: TrancheNote,
-    session: SessionDep,
-    request: Request,
-    principal: FundAdmin,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    """Lift the pause and the conflict holds (once every party is out of the active phase); an
-    agreement's hold stays until the agreement resumes."""
-
-    async def step() -> TranchePublic:
-        tranche, application = await _tranche_for_admin(session, tranche_id, principal)
-        domain.check_open(tranche.status, "resumed")
-        parties = await tranches.party_states(session, application.party_city_ids)
-        after = domain.lift_by_admin(tranche.holds, parties)
-        lifted = sorted(tranche.holds.keys() - after.keys())
-        if lifted:
-            tranche.holds = after
-            session.add(tranche)
-            await tranches.record_tranche_event(
-                session, TRANCHE_RESUMED, tranche, principal.subject, note=body.note, lifted=lifted
-            )
-        return TranchePublic.of(tranche)
-
-    return await _act(session, request, idempotency_key, body, step)
+for _path, _run, _moves_money, _description in _ADMIN_STEPS:
+    _add_admin_step_route(_path, _run, _moves_money, _description)
