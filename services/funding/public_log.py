@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -133,14 +133,8 @@ def chain_problems(links: Iterable[Link], expected_head: str | None = None) -> l
     return problems
 
 
-async def record_fund_event(
-    session: AsyncSession, spec: EventSpec, fund_id: uuid.UUID, payload: BaseModel
-) -> Event:
-    """Record an event about `fund_id` (its aggregate: the Kafka key) in the outbox and append it
-    to the fund's public log, in the caller's transaction."""
-    await lock_fund(session, fund_id)
-    event = await record_event(session, spec, fund_id, payload)
-    last = (
+async def _last_entry(session: AsyncSession, fund_id: uuid.UUID) -> FundLogEntry | None:
+    return (
         await session.exec(
             select(FundLogEntry)
             .where(col(FundLogEntry.fund_id) == fund_id)
@@ -148,6 +142,16 @@ async def record_fund_event(
             .limit(1)
         )
     ).first()
+
+
+async def record_fund_event(
+    session: AsyncSession, spec: EventSpec, fund_id: uuid.UUID, payload: BaseModel
+) -> Event:
+    """Record an event about `fund_id` (its aggregate: the Kafka key) in the outbox and append it
+    to the fund's public log, in the caller's transaction."""
+    await lock_fund(session, fund_id)
+    event = await record_event(session, spec, fund_id, payload)
+    last = await _last_entry(session, fund_id)
     position = last.position + 1 if last else 1
     previous_hash = last.hash if last else GENESIS
     document = canonical(json.loads(encode(event).value))
@@ -183,6 +187,10 @@ class LogEntryPublic(SQLModel):
     def link(self) -> Link:
         return Link(**self.model_dump())
 
+    @classmethod
+    def of(cls, entry: FundLogEntry) -> "LogEntryPublic":
+        return cls.model_validate(entry)
+
 
 class LogEntryWithDocument(LogEntryPublic):
     document: dict[str, Any] = Field(description="the event as published (CloudEvents JSON)")
@@ -199,9 +207,16 @@ class LogPage(SQLModel):
         description="ask again with after=this for the entries that follow; null: none follow"
     )
 
+    ENTRY: ClassVar[type[LogEntryPublic]] = LogEntryPublic
+
 
 class LogPageWithDocuments(LogPage):
     entries: list[LogEntryWithDocument]  # type: ignore[assignment]
+
+    ENTRY: ClassVar[type[LogEntryPublic]] = LogEntryWithDocument
+
+
+Page = TypeVar("Page", bound=LogPage)
 
 
 class LogHead(SQLModel):
@@ -212,9 +227,10 @@ class LogHead(SQLModel):
 
 
 async def log_page(
-    session: AsyncSession, fund_id: uuid.UUID, after: int, limit: int
-) -> tuple[list[FundLogEntry], int | None]:
-    """Entries after position `after`, at most `limit`, and where the next page starts."""
+    session: AsyncSession, fund_id: uuid.UUID, after: int, limit: int, page: type[Page]
+) -> Page:
+    """The entries after position `after`, at most `limit`, as `page` shows them, and where
+    the next page starts."""
     entries = (
         await session.exec(
             select(FundLogEntry)
@@ -225,18 +241,15 @@ async def log_page(
     ).all()
     more = len(entries) > limit
     entries = entries[:limit]
-    return list(entries), entries[-1].position if more else None
+    return page(
+        fund_id=fund_id,
+        entries=[page.ENTRY.of(entry) for entry in entries],
+        next_after=entries[-1].position if more else None,
+    )
 
 
 async def log_head(session: AsyncSession, fund_id: uuid.UUID) -> LogHead:
-    last = (
-        await session.exec(
-            select(FundLogEntry)
-            .where(col(FundLogEntry.fund_id) == fund_id)
-            .order_by(col(FundLogEntry.position).desc())
-            .limit(1)
-        )
-    ).first()
+    last = await _last_entry(session, fund_id)
     if last is None:
         return LogHead(fund_id=fund_id, position=0, hash=GENESIS, occurred_at=None)
     return LogHead(

@@ -16,8 +16,6 @@ from sqlmodel import col, select
 from services.funding import domain
 from services.funding.models import Fund, InKindPledge, Pledge
 from services.funding.public_log import (
-    LogEntryPublic,
-    LogEntryWithDocument,
     LogHead,
     LogPage,
     LogPageWithDocuments,
@@ -89,12 +87,7 @@ async def public_log(
 ) -> LogPage:
     """The fund's hash chain, in order: what each entry commits to, without the events."""
     await _visible_fund(session, fund_id, caller)
-    entries, next_after = await log_page(session, fund_id, after, limit)
-    return LogPage(
-        fund_id=fund_id,
-        entries=[LogEntryPublic.model_validate(e) for e in entries],
-        next_after=next_after,
-    )
+    return await log_page(session, fund_id, after, limit, LogPage)
 
 
 @router.get(
@@ -113,12 +106,7 @@ async def public_log_documents(
     donors, some of whom are people)."""
     domain.check_oversees(principal, fund_id, "read the events of its log")
     await _visible_fund(session, fund_id, principal)
-    entries, next_after = await log_page(session, fund_id, after, limit)
-    return LogPageWithDocuments(
-        fund_id=fund_id,
-        entries=[LogEntryWithDocument.of(e) for e in entries],
-        next_after=next_after,
-    )
+    return await log_page(session, fund_id, after, limit, LogPageWithDocuments)
 
 
 @router.get("/funds/{fund_id}/public-log/head", response_model=LogHead, responses=_NOT_VISIBLE)
