@@ -1,17 +1,16 @@
 """The allocation's own queries over a real database: receipts' unallocated money read from the
-ledger (net of the fee), tranches that cannot be paid twice, releases as append-only
-counter-rows. Receipts are made through the donors' API; allocate and release are called as
-the grants' transactions call them."""
+ledger (net of the fee), tranches that cannot be paid twice, rows the database keeps as they
+are. Receipts are made through the donors' API; `allocate` is called as grants' payment
+transaction calls it."""
 
 import uuid
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import col, select
 
 from services.funding.transparency import allocation
-from services.funding.transparency.allocation import Allocation, EarmarkedFundsInsufficient
+from services.funding.transparency.allocation import EarmarkedFundsInsufficient
 from shared.errors import Conflict
 from tests.helpers import ServiceUnderTest
 from tests.service.test_funding import create_fund, fund_admin, pledge_as
@@ -72,26 +71,6 @@ async def test_a_tranche_is_paid_for_once(funding: ServiceUnderTest) -> None:
     await allocate(funding, fund_id, tranche, 100_00)
     with pytest.raises(Conflict, match=f"tranche {tranche} is already paid for"):
         await allocate(funding, fund_id, tranche, 100_00)
-
-
-async def test_a_release_gives_the_receipts_back_with_counter_rows_once(
-    funding: ServiceUnderTest,
-) -> None:
-    fund_id, (plain, earmarked) = await fund_with_receipts(funding)
-    tranche = uuid.uuid4()
-    first = await allocate(funding, fund_id, tranche, 1000_00)
-    for _ in range(2):  # a retried release changes nothing more
-        async with funding.runtime.sessions() as session:
-            await allocation.release(session, fund_id=fund_id, tranche_id=tranche)
-            await session.commit()
-    async with funding.runtime.sessions() as session:
-        rows = (await session.exec(select(Allocation).order_by(col(Allocation.amount_minor)))).all()
-    assert sorted(r.amount_minor for r in rows) == [-510_00, -490_00, 490_00, 510_00]
-    originals = {r.id for r in rows if r.amount_minor > 0}
-    assert {r.releases for r in rows if r.amount_minor < 0} == originals
-    # The same money pays for the tranche again, as it did the first time.
-    assert await allocate(funding, fund_id, tranche, 1000_00) == first
-    assert first == [(earmarked, 490_00, "agreement"), (plain, 510_00, "unearmarked")]
 
 
 async def test_the_database_refuses_to_change_or_remove_allocations(

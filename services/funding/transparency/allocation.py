@@ -19,11 +19,10 @@ The rule (one home: `allocate_amount`), "most restricted money first, oldest fir
    payment is refused (409) even if the fund has other money available: that money is
    earmarked to something else.
 
-When: `allocate` runs in the transaction that takes the tranche's money out of `available`
-(the ledger commitment), so that the receipts that will pay are set aside with the money; a
-commitment given back (`commitment_release`) calls `release` in its transaction. Allocations are
-append-only (database triggers, as for the ledger): a release appends counter-rows (negative
-amounts, pointing at the rows they cancel), so what once paid for a tranche stays visible."""
+When: `allocate` runs in the transaction that pays a tranche (grants' `tranches._disburse`),
+after the ledger movement, so that a refusal rolls the payment back: no ledger entry without
+its allocation. Allocations are append-only (database triggers, as for the ledger): what paid
+for a disbursement is history, never edited."""
 
 import uuid
 from collections.abc import Iterable
@@ -165,10 +164,10 @@ def allocate_amount(
 
 
 class Allocation(FundingTable, table=True):
-    """A part of one receipt that pays for one tranche; negative: a release of such a part."""
+    """A part of one receipt that paid for one tranche."""
 
     __tablename__ = "fund_allocations"
-    __table_args__ = (CheckConstraint("amount_minor <> 0", name="allocation_amount_not_zero"),)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="allocation_amount_positive"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     fund_id: uuid.UUID = Field(foreign_key="funds.id", index=True)
@@ -181,9 +180,6 @@ class Allocation(FundingTable, table=True):
     currency: str = Field(max_length=3, description="the fund's currency")
     tier: Tier
     allocated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    releases: uuid.UUID | None = Field(
-        default=None, foreign_key="fund_allocations.id", description="the row this one cancels"
-    )
 
 
 _append_only("fund_allocations")
@@ -260,7 +256,10 @@ async def allocate(
     rule in this module's docstring. Raises EarmarkedFundsInsufficient (409) when the money
     the tranche may use does not cover it, and Conflict if the tranche was already allocated."""
     await lock_fund(session, fund_id)
-    if await _live_rows(session, tranche_id):
+    already = (
+        await session.exec(select(Allocation.id).where(Allocation.tranche_id == tranche_id))
+    ).first()
+    if already is not None:
         raise Conflict(f"tranche {tranche_id} is already paid for: it cannot be paid twice")
     target = Target.of(agreement_id, domains, regions, countries)
     shares = allocate_amount(
@@ -279,40 +278,6 @@ async def allocate(
             tier=share.tier,
         )
         for share in shares
-    ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
-
-
-async def _live_rows(session: AsyncSession, tranche_id: uuid.UUID) -> list[Allocation]:
-    """The tranche's allocations that no release has cancelled."""
-    rows = (await session.exec(select(Allocation).where(Allocation.tranche_id == tranche_id))).all()
-    released = {row.releases for row in rows if row.releases is not None}
-    return [row for row in rows if row.releases is None and row.id not in released]
-
-
-async def release(
-    session: AsyncSession, *, fund_id: uuid.UUID, tranche_id: uuid.UUID
-) -> list[Allocation]:
-    """Give the receipts that were to pay for `tranche_id` back (its commitment was released),
-    in the caller's transaction. Releasing a tranche with nothing allocated does nothing, so a
-    retried release is harmless."""
-    await lock_fund(session, fund_id)
-    rows = [
-        Allocation(
-            fund_id=row.fund_id,
-            tranche_id=row.tranche_id,
-            agreement_id=row.agreement_id,
-            receipt_id=row.receipt_id,
-            pledge_id=row.pledge_id,
-            donor_id=row.donor_id,
-            amount_minor=-row.amount_minor,
-            currency=row.currency,
-            tier=row.tier,
-            releases=row.id,
-        )
-        for row in await _live_rows(session, tranche_id)
     ]
     session.add_all(rows)
     await session.flush()

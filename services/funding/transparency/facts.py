@@ -6,8 +6,6 @@ tranches and their read model of agreements and cities; the ledger's balances; t
 allocations), never copies. What the public may not see is decided here, once, by `Privacy`."""
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
@@ -36,7 +34,7 @@ INDIVIDUALS = "individual donors"
 
 @dataclass(frozen=True)
 class Paid:
-    """What one receipt paid for one tranche, net of any release."""
+    """What one receipt paid for one tranche."""
 
     receipt_id: uuid.UUID
     pledge_id: uuid.UUID
@@ -151,18 +149,6 @@ class Privacy:
         return INDIVIDUALS if pledge.donor_kind is DonorKind.INDIVIDUAL else pledge.donor_name
 
 
-def paid_net_of_releases(rows: Iterable[Allocation]) -> list[Paid]:
-    """Allocation rows (releases are negative) summed per receipt and tranche; zeros dropped."""
-    totals: dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID], int] = defaultdict(int)
-    for row in rows:
-        totals[row.receipt_id, row.pledge_id, row.tranche_id, row.agreement_id] += row.amount_minor
-    return [
-        Paid(receipt_id, pledge_id, tranche_id, agreement_id, amount)
-        for (receipt_id, pledge_id, tranche_id, agreement_id), amount in totals.items()
-        if amount
-    ]
-
-
 async def _all(session: AsyncSession, query) -> list:  # type: ignore[no-untyped-def]
     return list((await session.exec(query)).all())
 
@@ -179,9 +165,10 @@ async def load(session: AsyncSession, fund: Fund) -> FundFacts:
         .where(col(Application.id).in_({t.application_id for t in tranches}))
         .order_by(col(Application.decided_at), col(Application.id)),
     )
-    paid = paid_net_of_releases(
-        await _all(session, select(Allocation).where(Allocation.fund_id == fund_id))
-    )
+    paid = [
+        Paid(row.receipt_id, row.pledge_id, row.tranche_id, row.agreement_id, row.amount_minor)
+        for row in await _all(session, select(Allocation).where(Allocation.fund_id == fund_id))
+    ]
     agreement_ids = {a.agreement_id for a in applications} | {p.agreement_id for p in paid}
     agreements = {
         a.id: a
