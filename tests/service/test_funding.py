@@ -188,6 +188,7 @@ async def test_bad_money_gets_a_clear_4xx_and_no_pledge(funding: ServiceUnderTes
     )
     assert unknown.status_code == 404
     assert await pledges_seen_by(funding, fund["id"], platform_admin()) == []
+    assert await ledger_movements(funding) == []
 
 
 async def test_fund_names_are_unique_and_currencies_iso(funding: ServiceUnderTest) -> None:
