@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints, field_validator, model_validator
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, String, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from services.funding import domain
@@ -21,6 +23,20 @@ from shared.db import UTCDateTime, utcnow
 
 class FundingTable(SQLModel, registry=registry()):
     """Base of the funding service's tables: its own metadata, i.e. its own database."""
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal kept as its text, digit for digit: SQLite holds NUMERIC as a float, which could
+    change the 15th digit of a recorded exchange rate."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
 
 
 def _currency(value: object) -> object:
@@ -275,7 +291,7 @@ class Receipt(FundingTable, table=True):
     currency: str = Field(max_length=3)
     fund_currency: str = Field(max_length=3)
     # Units of the fund's currency per unit received; None when the currencies are the same.
-    exchange_rate: Decimal | None = Field(default=None, max_digits=24, decimal_places=12)
+    exchange_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     rate_source: str = Field(default="", max_length=300)
     converted_minor: int = Field(sa_type=BigInteger, description="in the fund's currency")
     fee_rate: Decimal = Field(max_digits=7, decimal_places=6)

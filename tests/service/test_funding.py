@@ -719,9 +719,21 @@ async def test_a_receipt_in_another_currency_is_converted_at_the_rate_given_and_
         "ECB reference rate 2026-11-20",
     )
 
+    # The rate is kept digit for digit, even beyond what a float holds.
+    precise = await receive(
+        funding, fund["id"], pledge["id"], amount="1.00", exchange_rate="18611.930157647946"
+    )
+    assert precise.status_code == 201, precise.text
+    assert precise.json()["converted_amount"] == "18611.93"
+    listed = await funding.client.get(
+        f"/funds/{fund['id']}/receipts?pledge_id={pledge['id']}", headers=donor(its_donor)
+    )
+    assert [r["exchange_rate"] for r in listed.json()] == ["1.0653", "18611.930157647946"]
+    receipt = listed.json()[0]
+
     # The donor sees its receipt with both amounts, and its pledge received in both currencies.
     listed = await funding.client.get(f"/funds/{fund['id']}/receipts", headers=donor(its_donor))
-    assert listed.json() == [receipt]
+    assert listed.json() == [receipt, precise.json()]
     other = await funding.client.get(
         f"/funds/{fund['id']}/receipts", headers=donor(str(uuid.uuid4()))
     )
@@ -730,8 +742,8 @@ async def test_a_receipt_in_another_currency_is_converted_at_the_rate_given_and_
         f"/funds/{fund['id']}/pledges/{pledge['id']}", headers=donor(its_donor)
     )
     assert (seen.json()["received"], seen.json()["received_in_fund_currency"]) == (
-        "10000.00",
-        "10653.00",
+        "10001.00",
+        "29264.93",
     )
     hidden = await funding.client.get(
         f"/funds/{fund['id']}/pledges/{pledge['id']}", headers=donor(str(uuid.uuid4()))
@@ -739,8 +751,8 @@ async def test_a_receipt_in_another_currency_is_converted_at_the_rate_given_and_
     assert hidden.status_code == 404
 
     found = await balances(funding, fund["id"])
-    assert (found["CHF"]["pledged"], found["CHF"]["outstanding"]) == ("25000.00", "15000.00")
-    assert (found["EUR"]["received"], found["EUR"]["available"]) == ("10653.00", "10546.47")
+    assert (found["CHF"]["pledged"], found["CHF"]["outstanding"]) == ("25000.00", "14999.00")
+    assert (found["EUR"]["received"], found["EUR"]["available"]) == ("29264.93", "28972.28")
     event = (await funding.events("ContributionReceived"))[0].payload(CONTRIBUTION_RECEIVED)
     assert (event.amount, event.currency, event.converted_amount, event.fund_currency) == (
         Decimal("10000.00"),
