@@ -9,8 +9,8 @@ and each sees the other's result. Money-moving POSTs require an Idempotency-Key;
 accept one."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -76,6 +76,8 @@ from shared.service import SessionDep
 
 router = APIRouter(tags=["grants"])
 
+T = TypeVar("T")
+
 FundAdmin = Annotated[Principal, Depends(allow(Role.FUND_ADMIN))]
 _MONEY = {400: {"description": "the Idempotency-Key header is missing"}}
 
@@ -137,15 +139,15 @@ def _records(reviews: list[Review]) -> list[ReviewRecord]:
 async def _public(
     session: AsyncSession, application: Application, principal: Principal
 ) -> ApplicationPublic:
-    def of(table: type, order: object) -> Awaitable:
-        return session.exec(
-            select(table).where(table.application_id == application.id).order_by(order)
-        )
+    async def rows_of(table: type[T], order: Any) -> Sequence[T]:
+        """The application's rows of `table` (every table here has `application_id`)."""
+        query = select(table).where(table.application_id == application.id)  # type: ignore[attr-defined]
+        return (await session.exec(query.order_by(order))).all()
 
-    versions = (await of(ApplicationVersion, col(ApplicationVersion.number))).all()
-    reviews = (await of(Review, col(Review.reviewed_at))).all()
-    comments = (await of(ApplicationComment, col(ApplicationComment.written_at))).all()
-    tranche_rows = (await of(Tranche, col(Tranche.position))).all()
+    versions = await rows_of(ApplicationVersion, col(ApplicationVersion.number))
+    reviews = await rows_of(Review, col(Review.reviewed_at))
+    comments = await rows_of(ApplicationComment, col(ApplicationComment.written_at))
+    tranche_rows = await rows_of(Tranche, col(Tranche.position))
     return ApplicationPublic.model_validate(
         application,
         update={

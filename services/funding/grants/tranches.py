@@ -271,7 +271,9 @@ async def reconcile_holds(session: AsyncSession, agreement_id: uuid.UUID) -> Non
             )
 
 
-async def agreements_with_open_tranches(session: AsyncSession, city_id: uuid.UUID) -> list:
+async def agreements_with_open_tranches(
+    session: AsyncSession, city_id: uuid.UUID
+) -> list[uuid.UUID]:
     """The agreements the city is a party to that have tranches still to be paid."""
     applications = (
         await session.exec(
