@@ -724,7 +724,6 @@ async def suggest_partners(
     if city is None:
         raise NotFound(f"matching does not know city {city_id} (yet)")
     partners.check_may_ask(city)
-    us, cities, needs, offers = await partners.load(session, city_id)
     weights = request.app.state.runtime.settings.suggestion_weights
     return [
         SuggestionPublic(
@@ -736,7 +735,7 @@ async def suggest_partners(
             they_help_us=_fits(s.they_help_us),
             we_help_them=_fits(s.we_help_them),
         )
-        for s in suggestions.suggest(us, cities, needs, offers, weights, limit)
+        for s in await partners.top_partners(session, city_id, weights, limit)
     ]
 
 

@@ -5,8 +5,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, Row, and_, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,11 +25,29 @@ from shared.errors import Conflict
 CONFLICT_ZONES = {"conflict_zone", "zone_of_peace"}
 
 
-def in_conflict_zone(city: KnownCity) -> bool:
+class CityRow(Protocol):
+    """What these rules read of a city: a `KnownCity`, or a row of `_CITY_COLUMNS`."""
+
+    id: uuid.UUID
+    name: str
+    country_code: str
+    is_ldc: bool | None
+    official_languages: list[str]
+    latitude: float | None
+    longitude: float | None
+    conflict_zone: str | None
+    preconditions_hold: bool | None
+    missing_preconditions: list[str]
+    commits_beyond_conflict: bool | None
+    has_formal_policy: bool | None
+    readiness_stated_at: datetime | None
+
+
+def in_conflict_zone(city: CityRow) -> bool:
     return city.conflict_zone in CONFLICT_ZONES
 
 
-def diplomacy_waits(city: KnownCity) -> str | None:
+def diplomacy_waits(city: CityRow) -> str | None:
     """Why city diplomacy cannot act for this city yet, or None when it can. It acts only where
     its preconditions hold (DOMAIN.md): a city in a conflict zone whose latest assessment says
     otherwise is neither suggested nor given suggestions, nor assigned in a programme run."""
@@ -73,6 +93,7 @@ class Market:
 
 # Only the columns the score reads, as plain rows: building an ORM object per row would cost
 # more than the scoring itself at the read model's size (bench/matching.py).
+_CITY_COLUMNS = tuple(getattr(KnownCity, name) for name in CityRow.__annotations__)
 _ITEM_COLUMNS = (
     KnownNeedOffer.id,
     KnownNeedOffer.kind,
@@ -86,7 +107,7 @@ _ITEM_COLUMNS = (
 
 
 def _profile(
-    city: KnownCity, networks: Collection[uuid.UUID], partners: Collection[uuid.UUID]
+    city: CityRow, networks: Collection[uuid.UUID], partners: Collection[uuid.UUID]
 ) -> suggestions.City:
     readiness = (
         suggestions.Readiness(bool(city.commits_beyond_conflict), bool(city.has_formal_policy))
@@ -106,6 +127,11 @@ def _profile(
         in_conflict_zone(city),
         readiness,
     )
+
+
+def _item(row: Row) -> suggestions.Item:
+    id_, _kind, city_id, domain, title, languages, days, takes = row
+    return suggestions.Item(id_, city_id, domain, title, frozenset(languages), days, takes)
 
 
 async def _past_partners(
@@ -136,7 +162,7 @@ async def _market(
     open_items = (
         await session.exec(select(*_ITEM_COLUMNS).where(KnownNeedOffer.status == "open", items))
     ).all()
-    rows = (await session.exec(select(KnownCity).where(cities))).all()
+    rows = (await session.exec(select(*_CITY_COLUMNS).where(cities))).all()
     networks: defaultdict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     memberships = select(KnownMembership).where(
         col(KnownMembership.current),
@@ -147,11 +173,8 @@ async def _market(
     partners = await _past_partners(session, partners_of)
     needs: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
     offers: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
-    for id_, kind, city_id, domain, title, languages, days, takes in sorted(
-        open_items, key=lambda r: str(r.id)
-    ):
-        item = suggestions.Item(id_, city_id, domain, title, frozenset(languages), days, takes)
-        (needs if kind == ItemKind.NEED else offers)[city_id].append(item)
+    for row in sorted(open_items, key=lambda r: str(r.id)):
+        (needs if row.kind == ItemKind.NEED else offers)[row.city_id].append(_item(row))
     waiting = {c.id: why for c in rows if (why := diplomacy_waits(c)) is not None}
     profiles = {
         c.id: _profile(c, networks[c.id], partners[c.id]) for c in rows if c.id not in waiting
@@ -177,40 +200,102 @@ async def load_market(
     return await _market(session, items, cities, None)
 
 
-async def load(
-    session: AsyncSession, us: uuid.UUID
-) -> tuple[
-    suggestions.City,
-    list[suggestions.City],
-    dict[uuid.UUID, list[suggestions.Item]],
-    dict[uuid.UUID, list[suggestions.Item]],
-]:
-    """The inputs of `us`'s partner suggestions, and only them: the open items of other cities
-    in the domains of our needs (their offers) or of our offers (their needs), found through the
-    index on (kind, status, domain), and the cities that hold them. Items in other domains
-    cannot fit, so the ranking is the same as over the whole read model, for far fewer rows."""
+# Cities whose items are read and scored at a time, best bound first.
+_BATCH = 64
+
+
+async def top_partners(
+    session: AsyncSession, us: uuid.UUID, weights: suggestions.Weights, limit: int
+) -> list[suggestions.Suggestion]:
+    """`suggestions.suggest` for `us` over the whole read model, without reading all of it.
+
+    Only items in the domains of our needs (their offers) or of our offers (their needs) can
+    fit, so only those are read, through the index on (kind, status, domain). First, only in
+    which of those domains each other city offers or needs (no item read whole); that gives each
+    city an upper bound of its score (`suggestions.best_case`). Then cities are scored exactly,
+    best bound first, a batch at a time, until the last suggestion kept scores more than the
+    next city's bound: no city left can enter the list. Same ranking as a full scan."""
     ours = (
         await session.exec(
-            select(KnownNeedOffer).where(
-                KnownNeedOffer.city_id == us, KnownNeedOffer.status == "open"
-            )
+            select(*_ITEM_COLUMNS)
+            .where(KnownNeedOffer.city_id == us, KnownNeedOffer.status == "open")
+            .order_by(KnownNeedOffer.id)
         )
     ).all()
-    need_domains = sorted({i.domain for i in ours if i.kind == ItemKind.NEED})
-    offer_domains = sorted({i.domain for i in ours if i.kind == ItemKind.OFFER})
+    our_needs = {us: [_item(r) for r in ours if r.kind == ItemKind.NEED]}
+    our_offers = {us: [_item(r) for r in ours if r.kind == ItemKind.OFFER]}
     theirs = and_(
+        KnownNeedOffer.status == "open",
         KnownNeedOffer.city_id != us,
         or_(
             and_(
-                KnownNeedOffer.kind == ItemKind.OFFER, col(KnownNeedOffer.domain).in_(need_domains)
+                KnownNeedOffer.kind == ItemKind.OFFER,
+                col(KnownNeedOffer.domain).in_({i.domain for i in our_needs[us]}),
             ),
             and_(
-                KnownNeedOffer.kind == ItemKind.NEED, col(KnownNeedOffer.domain).in_(offer_domains)
+                KnownNeedOffer.kind == ItemKind.NEED,
+                col(KnownNeedOffer.domain).in_({i.domain for i in our_offers[us]}),
             ),
         ),
     )
-    relevant = or_(KnownNeedOffer.city_id == us, theirs)
-    holders = select(KnownNeedOffer.city_id).where(KnownNeedOffer.status == "open", theirs)
-    cities = or_(KnownCity.id == us, col(KnownCity.id).in_(holders))
-    market = await _market(session, relevant, cities, us)
-    return market.cities[us], list(market.cities.values()), market.needs, market.offers
+    domains = (
+        await session.exec(
+            select(KnownNeedOffer.city_id, KnownNeedOffer.kind, KnownNeedOffer.domain)
+            .where(theirs)
+            .distinct()
+        )
+    ).all()
+    they_offer: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
+    they_need: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
+    for city_id, kind, domain in domains:
+        (they_offer if kind == ItemKind.OFFER else they_need)[city_id].append(domain)
+    holders = select(KnownNeedOffer.city_id).where(theirs)
+    rows = (
+        await session.exec(
+            select(*_CITY_COLUMNS).where(or_(KnownCity.id == us, col(KnownCity.id).in_(holders)))
+        )
+    ).all()
+    our_networks = select(KnownMembership.network_id).where(
+        KnownMembership.city_id == us, col(KnownMembership.current)
+    )
+    networks: defaultdict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for city_id, network_id in (
+        await session.exec(
+            select(KnownMembership.city_id, KnownMembership.network_id).where(
+                col(KnownMembership.current), col(KnownMembership.network_id).in_(our_networks)
+            )
+        )
+    ).all():
+        networks[city_id].add(network_id)  # networks in common with us are all that count
+    partners = await _past_partners(session, us)
+    cities = {
+        r.id: _profile(r, networks[r.id], partners[r.id])
+        for r in rows
+        if diplomacy_waits(r) is None
+    }
+    me = cities.pop(us)
+    bound = suggestions.Bounds(me, our_needs, our_offers, weights)
+    bounds = sorted(
+        (-bound.of(them, they_offer[them.id], they_need[them.id]), them.name, str(them.id), them)
+        for them in cities.values()
+    )
+    kept: list[suggestions.Suggestion] = []
+    for start in range(0, len(bounds), _BATCH):
+        batch = bounds[start : start + _BATCH]
+        # Scores are rounded to 4 places, and rounding keeps the order of bound and score.
+        if len(kept) == limit and kept[-1].score > round(-batch[0][0], 4):
+            break
+        ids = [b[3].id for b in batch]
+        needs: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list, our_needs)
+        offers: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list, our_offers)
+        for row in (
+            await session.exec(
+                select(*_ITEM_COLUMNS)
+                .where(theirs, col(KnownNeedOffer.city_id).in_(ids))
+                .order_by(KnownNeedOffer.id)
+            )
+        ).all():
+            (needs if row.kind == ItemKind.NEED else offers)[row.city_id].append(_item(row))
+        found = suggestions.suggest(me, [b[3] for b in batch], needs, offers, weights, limit)
+        kept = sorted([*kept, *found], key=suggestions.best_first)[:limit]
+    return kept

@@ -9,7 +9,7 @@ first. The score is a weighted mean of components, each between 0 and 1, with th
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 # UN M49 "developed regions", which the programme calls industrialised (the North); the rest is
@@ -18,6 +18,10 @@ NORTH = frozenset(
     "AD AL AT AU BA BE BG BY CA CH CY CZ DE DK EE ES FI FR GB GR HR HU IE IS IT JP LI LT LU LV MC "
     "MD ME MK MT NL NO NZ PL PT RO RS RU SE SI SK SM UA US VA".split()
 )
+
+
+# Where distance matters (the report's cross-border cooperation), and only there.
+DISTANCE_DOMAINS = frozenset({"cross-border-cooperation"})
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def _components(
             "worked together before" if known else "no agreement together yet",
         )
     )
-    if "cross-border-cooperation" in domains and (km := distance_km(us, them)) is not None:
+    if DISTANCE_DOMAINS & set(domains) and (km := distance_km(us, them)) is not None:
         out.append(
             Component(
                 "proximity", max(0.0, 1 - km / w.proximity_km), w.proximity, f"{km:.0f} km apart"
@@ -266,6 +270,83 @@ def score_pair(
         return None
     score, components = explain(us, them, fits, bool(they_help_us and we_help_them), weights)
     return Suggestion(them, score, components, they_help_us, we_help_them)
+
+
+_UNSTATED = UUID(int=0)
+
+
+def best_case(
+    us: City,
+    them: City,
+    they_offer: Iterable[str],
+    they_need: Iterable[str],
+    open_needs: Mapping[UUID, Sequence[Item]],
+    open_offers: Mapping[UUID, Sequence[Item]],
+    weights: Weights = Weights(),
+) -> float:
+    """An upper bound of `score_pair(us, them)` knowing only the domains in which `them` offers
+    and needs, not its items: the same components computed the same way, on stand-in items that
+    speak our items' languages (so language is exact or above), with capacity taken at 1 (it
+    depends on their staff-days). Every other component is exact. 0: no fit."""
+    stand_in_offers = [
+        Item(_UNSTATED, them.id, d, "", _languages(open_needs, us, d))
+        for d in sorted(set(they_offer))
+    ]
+    stand_in_needs = [
+        Item(_UNSTATED, them.id, d, "", _languages(open_offers, us, d))
+        for d in sorted(set(they_need))
+    ]
+    needs = {us.id: open_needs.get(us.id, ()), them.id: stand_in_needs}
+    offers = {us.id: open_offers.get(us.id, ()), them.id: stand_in_offers}
+    bound = score_pair(us, them, needs, offers, weights)
+    if bound is None:
+        return 0.0
+    weighed = sum(
+        c.weight if c.name == "capacity" else c.score * c.weight for c in bound.components
+    )
+    return weighed / sum(c.weight for c in bound.components)
+
+
+def _languages(items: Mapping[UUID, Sequence[Item]], city: City, domain: str) -> frozenset[str]:
+    return frozenset().union(*(i.languages for i in items.get(city.id, ()) if i.domain == domain))
+
+
+class Bounds:
+    """`best_case` for the many candidates of one city, computed once per distinct profile:
+    cities that differ only in what the score does not read (their name, their id unless they
+    are past partners, networks or languages not shared with us, coordinates where no domain of
+    theirs weighs distance) share one bound. A city among tens of thousands is so bounded in the
+    time of a few hundred scores."""
+
+    def __init__(
+        self,
+        us: City,
+        open_needs: Mapping[UUID, Sequence[Item]],
+        open_offers: Mapping[UUID, Sequence[Item]],
+        weights: Weights,
+    ) -> None:
+        self._us, self._needs, self._offers, self._weights = us, open_needs, open_offers, weights
+        self._known: dict[tuple[City, frozenset[str], frozenset[str]], float] = {}
+
+    def of(self, them: City, they_offer: Iterable[str], they_need: Iterable[str]) -> float:
+        us, offered, needed = self._us, frozenset(they_offer), frozenset(they_need)
+        located = bool(DISTANCE_DOMAINS & (offered | needed))
+        profile = replace(
+            them,
+            id=them.id if them.id in us.partners else _UNSTATED,
+            name="",
+            languages=them.languages & us.languages,
+            latitude=them.latitude if located else None,
+            longitude=them.longitude if located else None,
+            networks=them.networks & us.networks,
+            partners=frozenset(),
+        )
+        key = (profile, offered, needed)
+        if key not in self._known:
+            self._known[key] = best_case(
+                us, profile, offered, needed, self._needs, self._offers, self._weights
+            )
+        return self._known[key]
 
 
 def best_first(suggestion: Suggestion) -> tuple[float, str, str]:

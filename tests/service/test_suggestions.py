@@ -1,7 +1,15 @@
 """Partner suggestions over HTTP, from the events the registry really recorded."""
 
-from datetime import UTC, datetime
+import random
+import uuid
+from datetime import UTC, date, datetime
 
+import pytest
+from sqlmodel import SQLModel
+
+from services.matching import partners, suggestions
+from services.matching.models import ItemKind, KnownCity, KnownMembership, KnownNeedOffer
+from services.matching.suggestions import Weights
 from tests.helpers import ServiceUnderTest, bearer
 
 PERIOD = {"start": "2027-01-01", "end": "2027-12-31"}
@@ -100,3 +108,76 @@ async def test_city_diplomacy_waits_for_its_preconditions(
         f"/cities/{geneve}/suggestions", headers=bearer(f"city_officer:{geneve}")
     )
     assert helper.json() == []
+
+
+async def test_the_bounded_search_ranks_as_a_full_scan_of_the_read_model(
+    matching: ServiceUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """top_partners reads only what can enter the list; it must give the full scan's answer."""
+    monkeypatch.setattr(partners, "_BATCH", 4)  # many batches, so the search stops early
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    domains = ["waste-collection", "drinking-water", "transport", "microcredit", "sports"]
+    networks = [uuid.uuid4() for _ in range(3)]
+    cities = [
+        KnownCity(
+            id=uuid.uuid4(),
+            name=f"City {n:02}",
+            country_code=rng.choice(["TG", "FR", "ML", "BE", "CA"]),
+            is_ldc=rng.random() < 0.4,
+            official_languages=rng.choice([["fr"], ["en"], ["fr", "en"]]),
+            conflict_zone="conflict_zone" if rng.random() < 0.1 else None,
+            preconditions_hold=True,
+            version=now,
+        )
+        for n in range(80)
+    ]
+    rows: list[SQLModel] = [*cities]
+    for city_row in cities:
+        for kind in (ItemKind.NEED, ItemKind.OFFER):
+            for _ in range(rng.randint(0, 3)):
+                rows.append(
+                    KnownNeedOffer(
+                        id=uuid.uuid4(),
+                        kind=kind,
+                        city_id=city_row.id,
+                        title=f"{kind} of {city_row.name}",
+                        domain=rng.choice(domains),
+                        languages=rng.choice([["fr"], ["en"], []]),
+                        capacity_staff_days=rng.choice([None, 10, 40]),
+                        capacity_partners=rng.choice([None, 1, 2]),
+                        period_start=date(2027, 1, 1),
+                        period_end=date(2027, 12, 31),
+                        status=rng.choice(["open", "open", "open", "withdrawn"]),
+                        version=now,
+                    )
+                )
+        if rng.random() < 0.3:
+            rows.append(
+                KnownMembership(
+                    network_id=rng.choice(networks),
+                    city_id=city_row.id,
+                    current=True,
+                    mandate=False,
+                    changed_at=now,
+                    version=now,
+                )
+            )
+    weights = Weights()
+    async with matching.runtime.sessions() as session:
+        session.add_all(rows)
+        await session.commit()
+        market = await partners.load_market(session)
+        compared = 0
+        for us in cities[:20]:
+            for limit in (1, 3, 10):
+                everyone = list(market.cities.values())
+                full = suggestions.suggest(
+                    market.cities[us.id], everyone, market.needs, market.offers, weights, limit
+                )
+                bounded = await partners.top_partners(session, us.id, weights, limit)
+                assert [(s.partner.id, s.score) for s in bounded] == [
+                    (s.partner.id, s.score) for s in full
+                ]
+                compared += len(full)
+    assert compared > 100

@@ -1,8 +1,18 @@
 """A worked example pins the ranking, so that a change to a rule or a weight shows up here."""
 
+import random
 import uuid
 
-from services.matching.suggestions import City, Item, Readiness, Weights, suggest
+from services.matching.suggestions import (
+    Bounds,
+    City,
+    Item,
+    Readiness,
+    Weights,
+    best_case,
+    score_pair,
+    suggest,
+)
 
 LOME = City(uuid.uuid4(), "Lomé", "TG", is_ldc=True, languages=frozenset({"fr"}))
 LYON = City(uuid.uuid4(), "Lyon", "FR", is_ldc=False, languages=frozenset({"fr"}))
@@ -120,3 +130,56 @@ def test_a_helping_citys_readiness_counts_only_beside_a_conflict_zone() -> None:
     assert all(
         c.name != "readiness" for s in suggest(LOME, EVERYONE, NEEDS, OFFERS) for c in s.components
     )
+
+
+def test_best_case_bounds_the_score_from_the_domains_alone() -> None:
+    rng = random.Random(5)
+    domains = ["waste-collection", "drinking-water", "cross-border-cooperation", "transport"]
+    languages = [FR, BM, frozenset(), frozenset({"en"})]
+    cities = [
+        City(
+            uuid.uuid4(),
+            f"City {n}",
+            rng.choice(["TG", "FR", "ML", "BE"]),
+            rng.random() < 0.5,
+            rng.choice(languages),
+            rng.uniform(40, 50),
+            rng.uniform(0, 10),
+            in_conflict_zone=rng.random() < 0.2,
+            readiness=rng.choice([None, Readiness(True, False)]),
+        )
+        for n in range(30)
+    ]
+
+    def draw(city: City) -> list[Item]:
+        return [
+            Item(
+                uuid.uuid4(),
+                city.id,
+                rng.choice(domains),
+                "t",
+                rng.choice(languages),
+                rng.choice([None, 5, 50]),
+                rng.choice([None, 1]),
+            )
+            for _ in range(rng.randint(0, 3))
+        ]
+
+    needs = {c.id: draw(c) for c in cities}
+    offers = {c.id: draw(c) for c in cities}
+    checked = 0
+    for us in cities[:10]:
+        shared = Bounds(us, needs, offers, Weights())
+        for them in cities:
+            if them is us:
+                continue
+            exact = score_pair(us, them, needs, offers)
+            they_offer = [o.domain for o in offers[them.id]]
+            they_need = [n.domain for n in needs[them.id]]
+            bound = best_case(us, them, they_offer, they_need, needs, offers)
+            assert shared.of(them, they_offer, they_need) == bound
+            assert (exact is None) == (bound == 0.0)
+            if exact is not None:
+                assert exact.score <= round(bound, 4)
+                checked += 1
+    assert checked > 50
