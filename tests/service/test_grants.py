@@ -628,6 +628,22 @@ async def test_a_suspended_agreement_holds_its_tranches_until_it_resumes(
     assert paid["status"] == "disbursed"
 
 
+async def test_a_suspension_holds_the_agreements_tranches_in_every_fund(
+    funding: ServiceUnderTest,
+) -> None:
+    grant = await grant_setup(funding)
+    undp = await create_fund(funding, "UNDP Trust Fund for Democratic Governance")
+    await receive(funding, undp["id"], "20000.00")
+    admins = [fund_admin(undp["id"], subject=f"undp-{n}") for n in range(4)]
+    other = Grant(undp["id"], grant.agreement_id, admins)
+    await approved(funding, grant)
+    await approved(funding, other, "5000.00")
+
+    await funding.deliver(agreement_event(10, AGREEMENT_SUSPENDED, grant.agreement_id))
+    held = await funding.events("TrancheHeld")
+    assert sorted(e.subject for e in held) == sorted([grant.fund_id] * 2 + [undp["id"]])
+
+
 async def test_no_disbursement_to_a_terminated_agreement(funding: ServiceUnderTest) -> None:
     grant = await grant_setup(funding)
     big = await reported_first_tranche(funding, grant, "12000.00", "3000.00")

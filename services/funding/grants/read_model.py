@@ -16,10 +16,11 @@
 
 from datetime import datetime
 
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.grants import tranches
-from services.funding.grants.models import KnownAgreement, KnownCity
+from services.funding.grants.models import KnownAgreement, KnownCity, Tranche
 from shared.contracts.matching import AgreementAccepted, AgreementProposed, AgreementTransition
 from shared.contracts.registry.cities import CityRegistered
 from shared.contracts.registry.conflict import ConflictProfileAssessed
@@ -54,7 +55,7 @@ async def _apply(
     session.add(agreement)
     await session.flush()
     # Idempotent: on an older event the holds already match the state, and nothing changes.
-    await tranches.reconcile_holds(session, agreement.id)
+    await tranches.reconcile_holds(session, col(Tranche.agreement_id) == agreement.id)
 
 
 async def on_agreement_proposed(session: AsyncSession, event: Event, p: AgreementProposed) -> None:
@@ -91,5 +92,6 @@ async def on_conflict_profile_assessed(
     city.conflict_version = event.time
     session.add(city)
     await session.flush()
-    for agreement_id in await tranches.agreements_with_open_tranches(session, p.city_id):
-        await tranches.reconcile_holds(session, agreement_id)
+    agreements = await tranches.agreements_with_open_tranches(session, p.city_id)
+    if agreements:
+        await tranches.reconcile_holds(session, col(Tranche.agreement_id).in_(agreements))

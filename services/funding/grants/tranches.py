@@ -10,6 +10,7 @@ written, and the fund is never overdrawn."""
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -218,30 +219,23 @@ async def cancel_release(session: AsyncSession, tranche: Tranche, by: str, note:
     await record_tranche_event(session, TRANCHE_RELEASE_CANCELLED, tranche, by, note=note)
 
 
-async def reconcile_holds(session: AsyncSession, agreement_id: uuid.UUID) -> None:
-    """Bring the automatic holds of the agreement's open tranches in line with what funding
-    knows of the agreement and its parties, telling of each hold placed or lifted. Idempotent:
+async def reconcile_holds(session: AsyncSession, which: ColumnElement[bool]) -> None:
+    """Bring the automatic holds of the open tranches `which` selects in line with what funding
+    knows of their agreements and parties, telling of each hold placed or lifted. Idempotent:
     run again, it finds nothing to change."""
-    fund_ids = (
-        await session.exec(
-            select(Tranche.fund_id)
-            .where(Tranche.agreement_id == agreement_id, col(Tranche.status).in_(OPEN_TRANCHES))
-            .distinct()
-        )
-    ).all()
-    for fund_id in sorted(fund_ids):  # always in the same order: no deadlock between two runs
+    open_ones = (which, col(Tranche.status).in_(OPEN_TRANCHES))
+    fund_ids = (await session.exec(select(Tranche.fund_id).where(*open_ones).distinct())).all()
+    # Every fund first, always in the same order: two runs cannot wait for each other.
+    for fund_id in sorted(fund_ids):
         await ledger.lock_fund(session, fund_id)
     tranches = (
         await session.exec(
             select(Tranche)
-            .where(Tranche.agreement_id == agreement_id, col(Tranche.status).in_(OPEN_TRANCHES))
+            .where(*open_ones)
             .order_by(col(Tranche.application_id), col(Tranche.position))
             .execution_options(populate_existing=True)
         )
     ).all()
-    if not tranches:
-        return
-    agreement = await session.get(KnownAgreement, agreement_id)
     parties_of: dict[uuid.UUID, list[PartyState]] = {}
     for tranche in tranches:
         if tranche.application_id not in parties_of:
@@ -250,10 +244,11 @@ async def reconcile_holds(session: AsyncSession, agreement_id: uuid.UUID) -> Non
             parties_of[tranche.application_id] = await party_states(
                 session, application.party_city_ids
             )
+        agreement = await session.get(KnownAgreement, tranche.agreement_id)
         before = tranche.holds
         after = domain.automatic_holds(
             before,
-            agreement_id,
+            tranche.agreement_id,
             agreement.status if agreement else None,
             parties_of[tranche.application_id],
         )
@@ -329,4 +324,5 @@ async def sync_tranches(
             tranche.status = TrancheStatus.CANCELLED
             session.add(tranche)
     await session.flush()
-    await reconcile_holds(session, application.agreement_id)
+    # Only this application's tranches: its fund is the one locked already.
+    await reconcile_holds(session, col(Tranche.application_id) == application.id)
