@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Row, and_, or_, true
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -189,7 +189,7 @@ async def load_market(
     countries: Collection[str] = (),
 ) -> Market:
     """Every open need and offer (of `domains` and cities of `countries`, when given), with every
-    city: for the runs that look at the whole programme (trinnings, assignment runs)."""
+    city: for the runs that look at the whole programme (assignment runs)."""
     items: ColumnElement[bool] = true()
     cities: ColumnElement[bool] = true()
     if domains:
@@ -198,6 +198,34 @@ async def load_market(
         cities = col(KnownCity.country_code).in_(sorted(countries))
         items = and_(items, col(KnownNeedOffer.city_id).in_(select(KnownCity.id).where(cities)))
     return await _market(session, items, cities, None)
+
+
+async def load_for_trinnings(session: AsyncSession) -> Market:
+    """What trinnings can be made of: the cities of conflict zones with all their open items,
+    and the other cities' items that can fit one of theirs (offers in the domains they need,
+    needs in the domains they offer), with those cities."""
+    zone = col(KnownCity.conflict_zone).in_(sorted(CONFLICT_ZONES))
+    zone_items = and_(
+        KnownNeedOffer.status == "open",
+        col(KnownNeedOffer.city_id).in_(select(KnownCity.id).where(zone)),
+    )
+
+    def domains(kind: ItemKind) -> Select[tuple[str]]:
+        return select(KnownNeedOffer.domain).where(zone_items, KnownNeedOffer.kind == kind)
+
+    items = or_(
+        zone_items,
+        and_(
+            KnownNeedOffer.kind == ItemKind.OFFER,
+            col(KnownNeedOffer.domain).in_(domains(ItemKind.NEED)),
+        ),
+        and_(
+            KnownNeedOffer.kind == ItemKind.NEED,
+            col(KnownNeedOffer.domain).in_(domains(ItemKind.OFFER)),
+        ),
+    )
+    holders = select(KnownNeedOffer.city_id).where(KnownNeedOffer.status == "open", items)
+    return await _market(session, items, or_(zone, col(KnownCity.id).in_(holders)), None)
 
 
 # Cities whose items are read and scored at a time, best bound first.
@@ -230,11 +258,11 @@ async def top_partners(
         or_(
             and_(
                 KnownNeedOffer.kind == ItemKind.OFFER,
-                col(KnownNeedOffer.domain).in_({i.domain for i in our_needs[us]}),
+                col(KnownNeedOffer.domain).in_(sorted({i.domain for i in our_needs[us]})),
             ),
             and_(
                 KnownNeedOffer.kind == ItemKind.NEED,
-                col(KnownNeedOffer.domain).in_({i.domain for i in our_offers[us]}),
+                col(KnownNeedOffer.domain).in_(sorted({i.domain for i in our_offers[us]})),
             ),
         ),
     )

@@ -124,7 +124,7 @@ async def suggest_trinnings(
     if city is None:
         raise NotFound(f"matching does not know city {city_id} (yet)")
     partners.check_may_ask_for_trinnings(city)
-    market = await partners.load_market(session)
+    market = await partners.load_for_trinnings(session)
     found = trilaterals.suggest_trinnings(
         market.cities[city_id],
         list(market.cities.values()),
