@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -235,9 +236,9 @@ async def test_a_donor_follows_its_own_money_to_agreements_tranches_and_dates(
     (pledge,) = trail["pledges"]
     assert pledge["pledged"] == {"amount": "10000.00", "currency": "CHF"}
     (paid,) = pledge["receipts"]
-    assert (paid["received"], paid["exchange_rate"], paid["converted"], paid["fee"]) == (
+    assert (paid["received"], Decimal(paid["exchange_rate"]), paid["converted"], paid["fee"]) == (
         {"amount": "10000.00", "currency": "CHF"},
-        "1.050000000000",
+        Decimal("1.05"),
         "10500.00",
         "105.00",
     )
