@@ -130,6 +130,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /tranches/{tranche_id}/release-cancellation": FUND_ADMIN,
         "POST /tranches/{tranche_id}/pause": FUND_ADMIN,
         "POST /tranches/{tranche_id}/resumption": FUND_ADMIN,
+        "GET /funds/{fund_id}/tranches": f"{FUND_ADMIN} | {ADMIN}",
         "PATCH /funds/{fund_id}": f"{FUND_ADMIN} | {ADMIN}",
         "GET /funds": PUBLIC,
         "POST /funds/{fund_id}/closure": f"{FUND_ADMIN} | {ADMIN}",

@@ -536,6 +536,18 @@ async def test_above_the_threshold_a_second_administrator_approves_the_release(
     held_back = await balances(funding, grant.fund_id)
     assert (held_back.available, held_back.committed) == (3_800_000, 1_200_000)
 
+    queue = await funding.client.get(
+        f"/funds/{grant.fund_id}/tranches",
+        params={"status": "release_requested"},
+        headers=grant.admin(1),
+    )
+    assert [t["id"] for t in queue.json()] == [big["id"]]
+    other_fund = await create_fund(funding, "Another Fund")
+    outsider = await funding.client.get(
+        f"/funds/{grant.fund_id}/tranches", headers=fund_admin(other_fund["id"])
+    )
+    assert outsider.status_code == 403
+
     own = await post(funding, f"{base}/release-approval", grant.admin(0), 403)
     assert "four-eyes rule" in own["detail"]
     # A refusal returns the commitment; the tranche can be requested again.
@@ -606,6 +618,12 @@ async def test_a_suspended_agreement_holds_its_tranches_until_it_resumes(
 
     held = await funding.events("TrancheHeld")
     assert len(held) == 2  # both tranches, once each
+    listed = await funding.client.get(
+        f"/funds/{grant.fund_id}/tranches", params={"held": True}, headers=grant.admin(1)
+    )
+    assert [t["holds"] for t in listed.json()] == [
+        {"agreement": f"agreement {grant.agreement_id} is suspended"}
+    ] * 2
     payload = held[0].payload(TRANCHE_HELD)
     assert (payload.cause, payload.reason, held[0].subject) == (
         "agreement",

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import col, select
@@ -317,6 +317,27 @@ async def get_application(
     application = await _application(session, application_id)
     domain.check_reads_application(principal, application.fund_id, application.party_city_ids)
     return await _public(session, application, principal)
+
+
+@router.get("/funds/{fund_id}/tranches", response_model=list[TranchePublic])
+async def list_tranches(
+    fund_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(allow(Role.FUND_ADMIN, Role.PLATFORM_ADMIN))],
+    status: Annotated[
+        TrancheStatus | None,
+        Query(description="e.g. release_requested: the releases waiting for a second approval"),
+    ] = None,
+    held: Annotated[bool | None, Query(description="only the held (or the unheld) ones")] = None,
+) -> list[TranchePublic]:
+    """The fund's tranches, by due date: the administrators' work queue."""
+    await _fund(session, fund_id)
+    domain.check_oversees(principal, fund_id)
+    query = select(Tranche).where(Tranche.fund_id == fund_id)
+    if status is not None:
+        query = query.where(Tranche.status == status)
+    rows = (await session.exec(query.order_by(col(Tranche.due_date), col(Tranche.position)))).all()
+    return [TranchePublic.of(t) for t in rows if held is None or bool(t.holds) is held]
 
 
 async def _act(

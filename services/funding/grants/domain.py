@@ -181,6 +181,11 @@ def check_fund_admin(principal: Principal, fund_id: uuid.UUID) -> None:
         raise Forbidden(f"you do not administer fund {fund_id}")
 
 
+def check_oversees(principal: Principal, fund_id: uuid.UUID) -> None:
+    if not (principal.is_platform_admin or principal.administers_fund(fund_id)):
+        raise Forbidden(f"you do not administer fund {fund_id}")
+
+
 def may_see(principal: Principal, fund_id: uuid.UUID, visibility: Visibility) -> bool:
     """Internal comments are the fund's administrators' (and platform administrators')."""
     return (
