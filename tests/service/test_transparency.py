@@ -163,6 +163,29 @@ async def solidarity_fund(funding: ServiceUnderTest) -> Fund:
     bamako = await awarded(funding, fund_id, admins, bamako_lyon, BAMAKO, "3500.00")
     await pay(funding, admins, lome[0]["id"])
     await pay(funding, admins, bamako[0]["id"])
+    # Geneva also lends a water engineer: 10 days at 400.00 EUR, 4 delivered in Lomé, 2 in Bamako.
+    expertise = await post(
+        funding,
+        f"/funds/{fund_id}/in-kind-pledges",
+        donor(geneva),
+        201,
+        donor_name="Ville de Genève",
+        donor_kind="city",
+        profession="water-engineer",
+        staff_days="10",
+        daily_rate="400.00",
+        rate_source="Geneva's staff cost, 2027",
+    )
+    for agreement_id, days, day in ((lome_lyon, "4", "02"), (bamako_lyon, "2", "03")):
+        await post(
+            funding,
+            f"/funds/{fund_id}/in-kind-pledges/{expertise['id']}/deliveries",
+            fund_admin(fund_id),
+            201,
+            agreement_id=str(agreement_id),
+            staff_days=days,
+            delivered_on=f"2026-11-{day}",
+        )
     tranches = {"lome 1": lome[0]["id"], "lome 2": lome[1]["id"], "bamako 1": bamako[0]["id"]}
     return Fund(fund_id, admins, geneva, monaco, person, lome_lyon, bamako_lyon, tranches)
 
@@ -249,11 +272,22 @@ async def test_a_donor_follows_its_own_money_to_agreements_tranches_and_dates(
     ]
     assert all(p["disbursed_at"] for p in paid["paid_for"])
     assert [p["countries"] for p in paid["paid_for"]] == [["FR", "TG"], ["FR", "ML"]]
+    (lent,) = trail["expertise"]
+    assert (lent["profession"], lent["value"], lent["staff_days_to_deliver"]) == (
+        "water-engineer",
+        "4000.00",
+        "4.00",
+    )
+    assert [(d["agreement"], d["staff_days"], d["value"]) for d in lent["deliveries"]] == [
+        (AGREEMENT_PROPOSED.example.title, "4.00", "1600.00"),
+        ("withheld", "2.00", "800.00"),
+    ]
 
     # The fund's administrators see any donor's trail, the partnership in a conflict zone named.
     as_admin = (await funding.client.get(url, headers=fund.admins[0])).json()
     assert as_admin["pledges"][0]["receipts"][0]["paid_for"][1]["tranche"] == "milestone 1"
     assert as_admin["pledges"][0]["receipts"][0]["paid_for"][1]["agreement"] != "withheld"
+    assert as_admin["expertise"][0]["deliveries"][1]["agreement"] != "withheld"
 
 
 async def test_a_donor_may_not_follow_another_donor_s_money(funding: ServiceUnderTest) -> None:
@@ -284,6 +318,8 @@ async def test_the_public_view_gives_totals_and_flows_and_withholds_people_and_c
         "disbursed": "9500.00",
         "available": "8914.00",
     }
+    # Technical assistance, valued, apart from cash: pledged, and delivered so far.
+    assert (totals["in_kind_pledged"], totals["in_kind_delivered"]) == ("4000.00", "2400.00")
     assert totals["pledged"] == [
         {"amount": "10000.00", "currency": "CHF"},
         {"amount": "8100.00", "currency": "EUR"},

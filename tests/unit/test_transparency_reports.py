@@ -125,6 +125,8 @@ def facts(*, cancelled: int = 0, status: FundStatus = FundStatus.OPEN) -> FundFa
         balances={},
         pledges=pledges,
         receipts=[receipt],
+        in_kind_pledges=[],
+        in_kind_deliveries=[],
         paid=paid,
         applications=applications,
         tranches=tranches,

@@ -21,7 +21,7 @@ from services.funding.grants.models import (
 )
 from services.funding.ledger import store as ledger
 from services.funding.ledger.balances import Balances
-from services.funding.models import Fund, Pledge, Receipt
+from services.funding.models import Fund, InKindDelivery, InKindPledge, Pledge, Receipt
 from services.funding.transparency.allocation import Allocation
 
 WITHHELD = "withheld"
@@ -49,6 +49,8 @@ class FundFacts:
     balances: dict[str, Balances]
     pledges: list[Pledge]
     receipts: list[Receipt]
+    in_kind_pledges: list[InKindPledge]
+    in_kind_deliveries: list[InKindDelivery]
     paid: list[Paid]
     applications: list[Application]  # the fund's awards: applications approved at least once
     tranches: list[Tranche]
@@ -111,10 +113,13 @@ class Privacy:
         cities = [self.city(c) for c in agreement.party_city_ids]
         return any(city is None or city.in_conflict_zone for city in cities)
 
-    def agreement_title(self, agreement_id: uuid.UUID) -> str:
-        if self.withheld(agreement_id):
+    def agreement_title(self, agreement_id: uuid.UUID, *, withhold: bool = True) -> str:
+        """Its title; withheld for a partnership in a conflict zone unless `withhold` is off
+        (the fund's administrators, who decided the grant)."""
+        known = self.agreements.get(agreement_id)
+        if known is None or (withhold and self.withheld(agreement_id)):
             return WITHHELD
-        return self.agreements[agreement_id].title
+        return known.title
 
     def city_name(self, city_id: uuid.UUID | str) -> str:
         city = self.city(city_id)
@@ -169,7 +174,14 @@ async def load(session: AsyncSession, fund: Fund) -> FundFacts:
         Paid(row.receipt_id, row.pledge_id, row.tranche_id, row.agreement_id, row.amount_minor)
         for row in await _all(session, select(Allocation).where(Allocation.fund_id == fund_id))
     ]
+    in_kind_deliveries = await _all(
+        session,
+        select(InKindDelivery)
+        .where(InKindDelivery.fund_id == fund_id)
+        .order_by(col(InKindDelivery.delivered_on), col(InKindDelivery.id)),
+    )
     agreement_ids = {a.agreement_id for a in applications} | {p.agreement_id for p in paid}
+    agreement_ids |= {d.agreement_id for d in in_kind_deliveries}
     agreements = {
         a.id: a
         for a in await _all(
@@ -197,6 +209,13 @@ async def load(session: AsyncSession, fund: Fund) -> FundFacts:
             .where(Receipt.fund_id == fund_id)
             .order_by(col(Receipt.recorded_at), col(Receipt.id)),
         ),
+        in_kind_pledges=await _all(
+            session,
+            select(InKindPledge)
+            .where(InKindPledge.fund_id == fund_id)
+            .order_by(col(InKindPledge.pledged_at), col(InKindPledge.id)),
+        ),
+        in_kind_deliveries=in_kind_deliveries,
         paid=paid,
         applications=applications,
         tranches=tranches,

@@ -20,7 +20,6 @@ from services.funding.grants.domain import TrancheStatus
 from services.funding.grants.models import Tranche
 from services.funding.models import EarmarkBody, Pledge, Receipt
 from services.funding.transparency.facts import (
-    WITHHELD,
     WITHHELD_REASON,
     FundFacts,
     Paid,
@@ -73,11 +72,31 @@ class PledgeTrail(SQLModel):
     unspent: Decimal
 
 
+class Delivered(SQLModel):
+    agreement_id: uuid.UUID
+    agreement: str = Field(description="its title; 'withheld' for a partnership in a conflict zone")
+    staff_days: Decimal
+    value: Decimal
+    delivered_on: date
+
+
+class ExpertiseTrail(SQLModel):
+    """Technical assistance pledged in kind: valued, never cash."""
+
+    in_kind_pledge_id: uuid.UUID
+    profession: str
+    staff_days: Decimal
+    value: Decimal = Field(description="at the daily rate recorded on the pledge")
+    deliveries: list[Delivered]
+    staff_days_to_deliver: Decimal
+
+
 class MoneyTrail(SQLModel):
     fund_id: uuid.UUID
     donor_id: uuid.UUID
     currency: str = Field(description="the fund's: every amount not otherwise labelled")
     pledges: list[PledgeTrail]
+    expertise: list[ExpertiseTrail]
     net_received: Decimal
     spent: Decimal
     unspent: Decimal
@@ -98,10 +117,9 @@ def money_trail(facts: FundFacts, donor_id: uuid.UUID, *, withhold: bool) -> Mon
     def paid_for(paid: Paid) -> PaidFor:
         tranche = tranches.get(paid.tranche_id)
         hidden = withhold and privacy.withheld(paid.agreement_id)
-        known = privacy.agreements.get(paid.agreement_id)
         return PaidFor(
             agreement_id=paid.agreement_id,
-            agreement=WITHHELD if hidden or known is None else known.title,
+            agreement=privacy.agreement_title(paid.agreement_id, withhold=withhold),
             countries=privacy.countries(paid.agreement_id),
             tranche_id=paid.tranche_id,
             tranche=None if hidden or tranche is None else tranche.title,
@@ -160,10 +178,40 @@ def money_trail(facts: FundFacts, donor_id: uuid.UUID, *, withhold: bool) -> Mon
         donor_id=donor_id,
         currency=currency,
         pledges=pledges,
+        expertise=_expertise(facts, donor_id, withhold=withhold),
         net_received=money.from_minor_units(total_net, currency),
         spent=money.from_minor_units(total_spent, currency),
         unspent=money.from_minor_units(total_net - total_spent, currency),
     )
+
+
+def _expertise(facts: FundFacts, donor_id: uuid.UUID, *, withhold: bool) -> list[ExpertiseTrail]:
+    privacy = facts.privacy()
+    currency = facts.fund.currency
+
+    trails = []
+    for pledge in (p for p in facts.in_kind_pledges if p.donor_id == donor_id):
+        deliveries = [d for d in facts.in_kind_deliveries if d.in_kind_pledge_id == pledge.id]
+        trails.append(
+            ExpertiseTrail(
+                in_kind_pledge_id=pledge.id,
+                profession=pledge.profession,
+                staff_days=pledge.staff_days,
+                value=money.from_minor_units(pledge.value_minor, currency),
+                deliveries=[
+                    Delivered(
+                        agreement_id=d.agreement_id,
+                        agreement=privacy.agreement_title(d.agreement_id, withhold=withhold),
+                        staff_days=d.staff_days,
+                        value=money.from_minor_units(d.value_minor, currency),
+                        delivered_on=d.delivered_on,
+                    )
+                    for d in deliveries
+                ],
+                staff_days_to_deliver=pledge.staff_days - sum(d.staff_days for d in deliveries),
+            )
+        )
+    return trails
 
 
 def _when(tranche: Tranche | None) -> tuple[bool, str]:
