@@ -151,8 +151,8 @@ async def money_trail(
 async def transparency_view(
     fund_id: uuid.UUID, session: SessionDep, caller: MaybeCaller
 ) -> reports.TransparencyView:
-    """Totals and flows by donor kind, domain, country and month; individual donors are counted,
-    never named; partnerships with a city in a conflict zone are not named."""
+    """Totals and flows by donor kind, domain, country and month; private donors are counted by
+    kind, never named; partnerships with a city in a conflict zone are not named."""
     fund = await _visible_fund(session, fund_id, caller)
     return reports.transparency_view(await facts.load(session, fund))
 

@@ -29,7 +29,18 @@ WITHHELD_REASON = (
     "names and descriptions of partnerships with a city in a conflict zone are withheld for the "
     "safety of the people involved; their countries, domains and amounts are not"
 )
-INDIVIDUALS = "individual donors"
+# Donors spending public money, whose contributions are public record; a private donor's name
+# (a person's, a company's, a foundation's, a community's) is its own to publish.
+PUBLIC_DONOR_KINDS = frozenset(
+    {
+        DonorKind.CITY,
+        DonorKind.GOVERNMENT,
+        DonorKind.NETWORK,
+        DonorKind.MULTILATERAL,
+        DonorKind.SUPRANATIONAL,
+        DonorKind.LOCAL_INSTITUTION,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,8 @@ class FundFacts:
 
 @dataclass(frozen=True)
 class Privacy:
-    """The one home of what the public and donors do not see: who an individual donor is, and
-    the names of partnerships and cities in conflict zones (a party's country stays visible)."""
+    """The one home of what the public and donors do not see: who a private donor is, and the
+    names of partnerships and cities in conflict zones (a party's country stays visible)."""
 
     agreements: dict[uuid.UUID, KnownAgreement]
     cities: dict[uuid.UUID, KnownCity]
@@ -150,8 +161,11 @@ class Privacy:
         return sorted({c.country_code for c in self.parties(agreement_id) if c.country_code})
 
     @staticmethod
-    def donor_name(pledge: Pledge) -> str:
-        return INDIVIDUALS if pledge.donor_kind is DonorKind.INDIVIDUAL else pledge.donor_name
+    def donor_name(pledge: Pledge | InKindPledge) -> str:
+        """A public body by its name; private donors counted together by kind, never named."""
+        if pledge.donor_kind in PUBLIC_DONOR_KINDS:
+            return pledge.donor_name
+        return f"{pledge.donor_kind.value.replace('_', ' ')} donors"
 
 
 async def _all(session: AsyncSession, query) -> list:  # type: ignore[no-untyped-def]

@@ -236,7 +236,10 @@ class Totals(SQLModel):
 
 
 class DonorRow(SQLModel):
-    donor: str = Field(description="the donor's name; individuals are counted, never named")
+    donor: str = Field(
+        description="a public body's name; private donors (people, companies, foundations, "
+        "communities) are counted by kind, never named"
+    )
     donor_kind: DonorKind
     donors: int = Field(description="how many donors this row stands for")
     received: Decimal
