@@ -254,6 +254,9 @@ def test_an_agreement_hold_follows_the_agreements_status() -> None:
     held = automatic_holds({}, AGREEMENT, "suspended", [CALM])
     assert held == {HoldCause.AGREEMENT: f"agreement {AGREEMENT} is suspended"}
     assert automatic_holds(held, AGREEMENT, "terminated", [CALM]) == held  # placed once
+    assert automatic_holds({}, AGREEMENT, "withdrawn", [CALM]) == {
+        HoldCause.AGREEMENT: f"agreement {AGREEMENT} is withdrawn"
+    }
     assert automatic_holds(held, AGREEMENT, "active", [CALM]) == {}
     assert automatic_holds({"paused": "audit"}, AGREEMENT, "active", [CALM]) == {"paused": "audit"}
 

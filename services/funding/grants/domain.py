@@ -71,7 +71,7 @@ OPEN_TRANCHES = (TrancheStatus.PENDING, TrancheStatus.RELEASE_REQUESTED)
 
 # The agreement statuses (shared.contracts.matching) that matter here.
 AGREEMENT_ACTIVE = "active"
-AGREEMENT_HOLDING_STATUSES = frozenset({"suspended", "terminated"})
+AGREEMENT_HOLDING_STATUSES = frozenset({"suspended", "terminated", "withdrawn"})
 
 # A city is in active conflict when its latest assessment puts it in a conflict zone in the
 # active phase (high, fluctuating violence); a zone of peace is where city diplomacy goes on.
