@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -207,3 +208,24 @@ async def test_no_address_any_more_means_nothing_sent_and_said_so(mailing: Maili
     [skipped] = await mailing.deliveries()
     assert skipped.status is DeliveryStatus.SKIPPED and "no email address" in skipped.last_error
     assert mailing.received() == []
+
+
+class _NoSuchMailbox:
+    """An SMTP server's answer to an address it does not have: a permanent refusal."""
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        return "550 5.1.1 no such mailbox here"
+
+
+async def test_a_permanent_refusal_fails_the_email_without_retrying(mailing: Mailing) -> None:
+    await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
+    refusing = Controller(_NoSuchMailbox(), hostname="127.0.0.1", port=mailing.port)
+    refusing.start()
+    try:
+        assert await mailing.send_due() == 1
+    finally:
+        refusing.stop()
+    [failed] = await mailing.deliveries()
+    assert failed.status is DeliveryStatus.FAILED and failed.attempts == 1
+    assert "550" in failed.last_error and "no such mailbox" in failed.last_error
+    assert await mailing.send_due() == 0  # not tried again
