@@ -8,35 +8,19 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints, field_validator, model_validator
-from sqlalchemy import JSON, BigInteger, Column, String, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from services.funding import domain
 from services.funding.domain import DonorKind, Earmark, FundStatus, FundVisibility, PledgeStatus
 from services.funding.reference import DOMAIN_CODES
 from shared import money
-from shared.db import UTCDateTime, utcnow
+from shared.db import ExactDecimal, UTCDateTime, utcnow
 
 
 class FundingTable(SQLModel, registry=registry()):
     """Base of the funding service's tables: its own metadata, i.e. its own database."""
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal kept as its text, digit for digit: SQLite holds NUMERIC as a float, which could
-    change the 15th digit of a recorded exchange rate."""
-
-    impl = String(40)
-    cache_ok = True
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        return None if value is None else str(value)
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
 
 
 def _currency(value: object) -> object:

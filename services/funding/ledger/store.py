@@ -16,7 +16,7 @@ from services.funding.ledger.accounts import Account, Line, MovementKind, Side, 
 from services.funding.ledger.balances import AccountTotal, Balances, derive
 from services.funding.models import FundingTable
 from shared import money
-from shared.db import UTCDateTime, utcnow
+from shared.db import ExactDecimal, UTCDateTime, utcnow
 from shared.errors import Conflict
 
 
@@ -37,7 +37,7 @@ class LedgerMovement(FundingTable, table=True):
     tranche_id: uuid.UUID | None = Field(default=None, index=True)
     agreement_id: uuid.UUID | None = Field(default=None, index=True)
     # The rate of a conversion at receipt (units of the fund's currency per unit received).
-    exchange_rate: Decimal | None = Field(default=None, max_digits=24, decimal_places=12)
+    exchange_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     memo: str = Field(default="", max_length=500)
 
 
