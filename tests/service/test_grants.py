@@ -26,7 +26,7 @@ from shared.contracts.matching import (
     AGREEMENT_SUSPENDED,
     AGREEMENT_TERMINATED,
 )
-from shared.contracts.registry.cities import CITY_REGISTERED
+from shared.contracts.registry.cities import CITY_REGISTERED, CITY_UPDATED, CityUpdated
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
 from shared.events import Event, new_event
 from shared.inbox import Outcome
@@ -716,11 +716,17 @@ async def test_events_about_unknown_agreements_and_cities_are_kept(
 ) -> None:
     agreement_id = uuid.uuid4()
     stranger = uuid.uuid4()
-    # Activated heard before the proposal; an assessment before the city's registration.
+    # Activated heard before the proposal; an update and an assessment before the registration.
     await funding.deliver(
         agreement_event(5, AGREEMENT_ACTIVATED, agreement_id),
         conflict_event(1, stranger, "zone_of_peace", "post_conflict"),
         agreement_event(0, AGREEMENT_PROPOSED, agreement_id),
+        at(
+            3,
+            CITY_UPDATED,
+            stranger,
+            CityUpdated(city_id=stranger, changed=["region"], region="Acholi"),
+        ),
         at(
             0,
             CITY_REGISTERED,
@@ -739,7 +745,13 @@ async def test_events_about_unknown_agreements_and_cities_are_kept(
         ["waste-collection", "municipal-staff-training"],
     )
     assert agreement.party_city_ids == [str(LOME), str(LYON)]
-    assert (city.name, city.country_code, city.in_conflict_zone) == ("Gulu", "UG", True)
+    # The registration came last but is older: the region stays the update's.
+    assert (city.name, city.country_code, city.region, city.in_conflict_zone) == (
+        "Gulu",
+        "UG",
+        "Acholi",
+        True,
+    )
 
 
 async def test_a_closed_fund_takes_no_application_but_pays_what_it_approved(

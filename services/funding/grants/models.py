@@ -62,8 +62,9 @@ class KnownAgreement(FundingTable, table=True):
 
 class KnownCity(FundingTable, table=True):
     """A city as funding knows it from registry events: name, country and region
-    (CityRegistered) and its latest conflict assessment (ConflictProfileAssessed). An assessment
-    heard before the registration creates the row, name and country unknown until then."""
+    (CityRegistered, the region also CityUpdated) and its latest conflict assessment
+    (ConflictProfileAssessed). An update or an assessment heard before the registration creates
+    the row, name and country unknown until then."""
 
     __tablename__ = "known_cities"
 
@@ -77,7 +78,8 @@ class KnownCity(FundingTable, table=True):
         default=False, description="in a conflict zone or a zone of peace inside one"
     )
     conflict_assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    profile_version: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Name and country never change (CityRegistered sets them); the region may (CityUpdated).
+    region_version: datetime | None = Field(default=None, sa_type=UTCDateTime)
     conflict_version: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     def assess(self, zone: str, phase: str | None, assessed_at: datetime) -> None:

@@ -3,12 +3,13 @@
 
 - **Idempotent and order-tolerant.** The inbox skips a redelivered event. Each row keeps the
   envelope `time` of the last event applied to each part it holds (an agreement's status, its
-  proposal; a city's profile, its conflict assessment): an older event changes nothing, one as
-  new or newer is applied (one aggregate's events arrive in the order they were published).
+  proposal; a city's region, its conflict assessment; a city's name and country never change):
+  an older event changes nothing, one as new or newer is applied (one aggregate's events arrive
+  in the order they were published).
 - **Never dropped.** An event about an agreement or a city funding has not heard of creates its
   row with what the event carries: every agreement event carries the title and the parties,
-  the proposal adds the domains later; an assessment heard before the registration waits for
-  the name and country.
+  the proposal adds the domains later; a city's update or assessment heard before its
+  registration waits there for the name and country.
 - **Holds.** After each change, the agreement's tranches still to be paid are held or released
   from hold (`tranches.reconcile_holds`), in the same transaction: suspended or terminated holds
   them, active again lifts that hold; a party escalating to active conflict holds them until an
@@ -22,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.funding.grants import tranches
 from services.funding.grants.models import KnownAgreement, KnownCity, Tranche
 from shared.contracts.matching import AgreementAccepted, AgreementProposed, AgreementTransition
-from shared.contracts.registry.cities import CityRegistered
+from shared.contracts.registry.cities import CityRegistered, CityUpdated
 from shared.contracts.registry.conflict import ConflictProfileAssessed
 from shared.events import Event
 
@@ -76,9 +77,19 @@ async def on_agreement_transition(
 
 async def on_city_registered(session: AsyncSession, event: Event, p: CityRegistered) -> None:
     city = await session.get(KnownCity, p.city_id) or KnownCity(id=p.city_id)
-    if is_current(city.profile_version, event.time):
-        city.name, city.country_code, city.region = p.name, p.country_code, p.region
-        city.profile_version = event.time
+    city.name, city.country_code = p.name, p.country_code
+    if is_current(city.region_version, event.time):
+        city.region, city.region_version = p.region, event.time
+    session.add(city)
+
+
+async def on_city_updated(session: AsyncSession, event: Event, p: CityUpdated) -> None:
+    """Only the region matters here (a country or region earmark is matched against it)."""
+    if "region" not in p.changed:
+        return
+    city = await session.get(KnownCity, p.city_id) or KnownCity(id=p.city_id)
+    if is_current(city.region_version, event.time):
+        city.region, city.region_version = p.region, event.time
     session.add(city)
 
 
