@@ -186,57 +186,62 @@ _append_only("fund_allocations")
 
 
 async def receipt_sources(session: AsyncSession, fund_id: uuid.UUID, currency: str) -> list[Source]:
-    """Every receipt of the fund with its unallocated money. The amounts come from the ledger:
-    what each receipt movement put in `available`, i.e. in the fund's currency, net of the fee,
-    and it is in the order the ledger recorded them that "oldest first" is meant."""
-    received = (
+    """The fund's receipts with money still unallocated, in one query of plain columns (a
+    payment runs it under the fund's lock). The amounts come from the ledger: what each receipt
+    movement put in `available` (its one debit there, see ledger.accounts.receipt), i.e. in the
+    fund's currency, net of the fee; "oldest first" is the order the ledger recorded them."""
+    spent = (
+        select(Allocation.receipt_id, func.sum(Allocation.amount_minor).label("amount"))
+        .where(Allocation.fund_id == fund_id)
+        .group_by(col(Allocation.receipt_id))
+        .subquery()
+    )
+    remaining = LedgerEntry.amount_minor - func.coalesce(spent.c.amount, 0)
+    rows = (
         await session.exec(
             select(
                 LedgerMovement.receipt_id,
                 LedgerMovement.pledge_id,
                 LedgerMovement.recorded_at,
-                func.sum(LedgerEntry.amount_minor),
+                remaining,
+                Pledge.donor_id,
+                Pledge.earmark_domain,
+                Pledge.earmark_country,
+                Pledge.earmark_region,
+                Pledge.earmark_agreement_id,
             )
             .join(LedgerEntry, col(LedgerEntry.movement_id) == LedgerMovement.id)
+            .join(Pledge, col(Pledge.id) == LedgerMovement.pledge_id)
+            .outerjoin(spent, spent.c.receipt_id == LedgerMovement.receipt_id)
             .where(
                 LedgerMovement.fund_id == fund_id,
                 LedgerMovement.kind == MovementKind.RECEIPT,
                 LedgerEntry.account == Account.AVAILABLE,
                 LedgerEntry.side == Side.DEBIT,
                 LedgerEntry.currency == currency,
-            )
-            .group_by(
-                LedgerMovement.receipt_id, LedgerMovement.pledge_id, LedgerMovement.recorded_at
+                remaining > 0,
             )
         )
     ).all()
-    allocated = dict(
-        (
-            await session.exec(
-                select(Allocation.receipt_id, func.sum(Allocation.amount_minor))
-                .where(Allocation.fund_id == fund_id)
-                .group_by(Allocation.receipt_id)
-            )
-        ).all()
-    )
-    pledge_ids = {pledge_id for _, pledge_id, _, _ in received}
-    pledges = {
-        pledge.id: pledge
-        for pledge in (
-            await session.exec(select(Pledge).where(col(Pledge.id).in_(pledge_ids)))
-        ).all()
-    }
     return [
         Source(
             receipt_id=receipt_id,
             pledge_id=pledge_id,
-            donor_id=pledges[pledge_id].donor_id,
+            donor_id=donor_id,
             received_at=recorded_at,
-            remaining_minor=int(net) - int(allocated.get(receipt_id, 0)),
-            earmark=pledges[pledge_id].earmark,
+            remaining_minor=int(left),
+            earmark=_earmark(*earmark),
         )
-        for receipt_id, pledge_id, recorded_at, net in received
+        for receipt_id, pledge_id, recorded_at, left, donor_id, *earmark in rows
     ]
+
+
+def _earmark(
+    domain: str | None, country: str | None, region: str | None, agreement: uuid.UUID | None
+) -> Earmark | None:
+    if domain is None and country is None and region is None and agreement is None:
+        return None
+    return Earmark(domain, country, region, agreement)
 
 
 async def allocate(
