@@ -15,7 +15,8 @@ from services.funding.grants.domain import ApplicationStatus, TrancheStatus
 from services.funding.grants.models import Application, KnownAgreement, KnownCity, Tranche
 from services.funding.models import Fund, Pledge, Receipt
 from services.funding.transparency import exports, reports
-from services.funding.transparency.facts import WITHHELD, FundFacts, Paid
+from services.funding.transparency.allocation import Allocation, Tier
+from services.funding.transparency.facts import WITHHELD, FundFacts
 
 SCHEMA = Path(__file__).parents[2] / "services/funding/transparency/schemas"
 IATI = etree.XMLSchema(etree.parse(str(SCHEMA / "iati-activities-schema.xsd")))
@@ -96,7 +97,19 @@ def facts(*, cancelled: int = 0, status: FundStatus = FundStatus.OPEN) -> FundFa
         )
         applications.append(application)
         tranches.append(tranche)
-        paid.append(Paid(receipt.id, pledges[0].id, tranche.id, agreement_id, amount))
+        paid.append(
+            Allocation(
+                fund_id=FUND,
+                tranche_id=tranche.id,
+                agreement_id=agreement_id,
+                receipt_id=receipt.id,
+                pledge_id=pledges[0].id,
+                donor_id=DONOR,
+                amount_minor=amount,
+                currency="EUR",
+                tier=Tier.UNEARMARKED,
+            )
+        )
     agreements = {
         PEACE: KnownAgreement(
             id=PEACE,

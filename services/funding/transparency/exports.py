@@ -57,7 +57,13 @@ ORGANISATION_TYPES = {
     DonorKind.COMMUNITY: "90",
 }
 LOCAL_GOVERNMENT, OTHER = "11", "90"
-ACTIVITY_STATUS = {"suspended": "6", "concluded": "4", "terminated": "5", "expired": "4"}
+ACTIVITY_STATUS = {
+    "suspended": "6",
+    "concluded": "4",
+    "terminated": "5",
+    "withdrawn": "5",
+    "expired": "4",
+}
 IMPLEMENTATION, FINALISATION = "2", "3"
 WITHHELD_TITLE = "City-to-city partnership (details withheld: a party is in a conflict zone)"
 

@@ -43,17 +43,6 @@ PUBLIC_DONOR_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Paid:
-    """What one receipt paid for one tranche."""
-
-    receipt_id: uuid.UUID
-    pledge_id: uuid.UUID
-    tranche_id: uuid.UUID
-    agreement_id: uuid.UUID
-    amount_minor: int
-
-
 @dataclass
 class FundFacts:
     fund: Fund
@@ -62,7 +51,7 @@ class FundFacts:
     receipts: list[Receipt]
     in_kind_pledges: list[InKindPledge]
     in_kind_deliveries: list[InKindDelivery]
-    paid: list[Paid]
+    paid: list[Allocation]  # which receipt paid how much of which tranche
     applications: list[Application]  # the fund's awards: applications approved at least once
     tranches: list[Tranche]
     agreements: dict[uuid.UUID, KnownAgreement]
@@ -184,10 +173,7 @@ async def load(session: AsyncSession, fund: Fund) -> FundFacts:
         .where(col(Application.id).in_({t.application_id for t in tranches}))
         .order_by(col(Application.decided_at), col(Application.id)),
     )
-    paid = [
-        Paid(row.receipt_id, row.pledge_id, row.tranche_id, row.agreement_id, row.amount_minor)
-        for row in await _all(session, select(Allocation).where(Allocation.fund_id == fund_id))
-    ]
+    paid = await _all(session, select(Allocation).where(Allocation.fund_id == fund_id))
     in_kind_deliveries = await _all(
         session,
         select(InKindDelivery)

@@ -19,10 +19,10 @@ from services.funding.domain import DonorKind
 from services.funding.grants.domain import TrancheStatus
 from services.funding.grants.models import Tranche
 from services.funding.models import EarmarkBody, Pledge, Receipt
+from services.funding.transparency.allocation import Allocation
 from services.funding.transparency.facts import (
     WITHHELD_REASON,
     FundFacts,
-    Paid,
     Privacy,
 )
 from shared import money
@@ -110,11 +110,11 @@ def money_trail(facts: FundFacts, donor_id: uuid.UUID, *, withhold: bool) -> Mon
     currency = facts.fund.currency
     privacy = facts.privacy()
     tranches = {t.id: t for t in facts.tranches}
-    paid_by_receipt: dict[uuid.UUID, list[Paid]] = defaultdict(list)
+    paid_by_receipt: dict[uuid.UUID, list[Allocation]] = defaultdict(list)
     for paid in facts.paid:
         paid_by_receipt[paid.receipt_id].append(paid)
 
-    def paid_for(paid: Paid) -> PaidFor:
+    def paid_for(paid: Allocation) -> PaidFor:
         tranche = tranches.get(paid.tranche_id)
         hidden = withhold and privacy.withheld(paid.agreement_id)
         return PaidFor(
