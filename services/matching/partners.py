@@ -25,8 +25,8 @@ from shared.errors import Conflict
 CONFLICT_ZONES = {"conflict_zone", "zone_of_peace"}
 
 
-class CityRow(Protocol):
-    """What these rules read of a city: a `KnownCity`, or a row of `_CITY_COLUMNS`."""
+class Profile(Protocol):
+    """What the score and the gate read of a city: a `KnownCity`, or a row of `_PROFILE_COLUMNS`."""
 
     id: uuid.UUID
     name: str
@@ -37,13 +37,18 @@ class CityRow(Protocol):
     longitude: float | None
     conflict_zone: str | None
     preconditions_hold: bool | None
-    missing_preconditions: list[str]
     commits_beyond_conflict: bool | None
     has_formal_policy: bool | None
     readiness_stated_at: datetime | None
 
 
-def in_conflict_zone(city: CityRow) -> bool:
+class CityRow(Profile, Protocol):
+    """And what the gate says when it refuses: a `KnownCity`, or a row of `_CITY_COLUMNS`."""
+
+    missing_preconditions: list[str]
+
+
+def in_conflict_zone(city: Profile) -> bool:
     return city.conflict_zone in CONFLICT_ZONES
 
 
@@ -51,7 +56,7 @@ def diplomacy_waits(city: CityRow) -> str | None:
     """Why city diplomacy cannot act for this city yet, or None when it can. It acts only where
     its preconditions hold (DOMAIN.md): a city in a conflict zone whose latest assessment says
     otherwise is neither suggested nor given suggestions, nor assigned in a programme run."""
-    if not in_conflict_zone(city) or city.preconditions_hold:
+    if may_take_part(city):
         return None
     missing = ", ".join(p.replace("_", " ") for p in city.missing_preconditions) or "see below"
     return (
@@ -61,8 +66,8 @@ def diplomacy_waits(city: CityRow) -> str | None:
     )
 
 
-def may_take_part(city: KnownCity) -> bool:
-    return diplomacy_waits(city) is None
+def may_take_part(city: Profile) -> bool:
+    return not in_conflict_zone(city) or bool(city.preconditions_hold)
 
 
 def check_may_ask(city: KnownCity) -> None:
@@ -93,7 +98,8 @@ class Market:
 
 # Only the columns the score reads, as plain rows: building an ORM object per row would cost
 # more than the scoring itself at the read model's size (bench/matching.py).
-_CITY_COLUMNS = tuple(getattr(KnownCity, name) for name in CityRow.__annotations__)
+_PROFILE_COLUMNS = tuple(getattr(KnownCity, name) for name in Profile.__annotations__)
+_CITY_COLUMNS = (*_PROFILE_COLUMNS, KnownCity.missing_preconditions)
 _ITEM_COLUMNS = (
     KnownNeedOffer.id,
     KnownNeedOffer.kind,
@@ -107,7 +113,7 @@ _ITEM_COLUMNS = (
 
 
 def _profile(
-    city: CityRow, networks: Collection[uuid.UUID], partners: Collection[uuid.UUID]
+    city: Profile, networks: Collection[uuid.UUID], partners: Collection[uuid.UUID]
 ) -> suggestions.City:
     readiness = (
         suggestions.Readiness(bool(city.commits_beyond_conflict), bool(city.has_formal_policy))
@@ -280,7 +286,7 @@ async def top_partners(
     holders = select(KnownNeedOffer.city_id).where(theirs)
     rows = (
         await session.exec(
-            select(*_CITY_COLUMNS).where(or_(KnownCity.id == us, col(KnownCity.id).in_(holders)))
+            select(*_PROFILE_COLUMNS).where(or_(KnownCity.id == us, col(KnownCity.id).in_(holders)))
         )
     ).all()
     our_networks = select(KnownMembership.network_id).where(
@@ -296,11 +302,7 @@ async def top_partners(
     ).all():
         networks[city_id].add(network_id)  # networks in common with us are all that count
     partners = await _past_partners(session, us)
-    cities = {
-        r.id: _profile(r, networks[r.id], partners[r.id])
-        for r in rows
-        if diplomacy_waits(r) is None
-    }
+    cities = {r.id: _profile(r, networks[r.id], partners[r.id]) for r in rows if may_take_part(r)}
     me = cities.pop(us)
     bound = suggestions.Bounds(me, our_needs, our_offers, weights)
     bounds = sorted(

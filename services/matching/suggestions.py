@@ -312,11 +312,12 @@ def _languages(items: Mapping[UUID, Sequence[Item]], city: City, domain: str) ->
 
 
 class Bounds:
-    """`best_case` for the many candidates of one city, computed once per distinct profile:
-    cities that differ only in what the score does not read (their name, their id unless they
-    are past partners, networks or languages not shared with us, coordinates where no domain of
-    theirs weighs distance) share one bound. A city among tens of thousands is so bounded in the
-    time of a few hundred scores."""
+    """`best_case` for the many candidates of one city, computed once per distinct profile.
+    The score reads a city's domains only through the directions of the fits, the languages of
+    our items in them and whether one weighs distance; and the city itself not through its name,
+    its id (unless a past partner), networks or languages it does not share with us. Distance,
+    where it counts, is taken at its best (none). Cities alike in all the rest share one bound,
+    so tens of thousands of cities are bounded in the time of a few hundred scores."""
 
     def __init__(
         self,
@@ -326,22 +327,40 @@ class Bounds:
         weights: Weights,
     ) -> None:
         self._us, self._needs, self._offers, self._weights = us, open_needs, open_offers, weights
-        self._known: dict[tuple[City, frozenset[str], frozenset[str]], float] = {}
+        self._known: dict[tuple[object, ...], float] = {}
+
+        def languages(items: Mapping[UUID, Sequence[Item]]) -> dict[str, frozenset[str]]:
+            by_domain: dict[str, frozenset[str]] = {}
+            for item in items.get(us.id, ()):
+                by_domain[item.domain] = by_domain.get(item.domain, frozenset()) | item.languages
+            return by_domain
+
+        self._need_languages, self._offer_languages = languages(open_needs), languages(open_offers)
 
     def of(self, them: City, they_offer: Iterable[str], they_need: Iterable[str]) -> float:
-        us, offered, needed = self._us, frozenset(they_offer), frozenset(they_need)
-        located = bool(DISTANCE_DOMAINS & (offered | needed))
+        us = self._us
+        offered = frozenset(they_offer) & self._need_languages.keys()  # the domains that fit
+        needed = frozenset(they_need) & self._offer_languages.keys()
+        located = DISTANCE_DOMAINS & (offered | needed) and distance_km(us, them) is not None
         profile = replace(
             them,
             id=them.id if them.id in us.partners else _UNSTATED,
             name="",
             languages=them.languages & us.languages,
-            latitude=them.latitude if located else None,
-            longitude=them.longitude if located else None,
+            # Where distance counts, at its best (no distance): an upper bound still.
+            latitude=us.latitude if located else None,
+            longitude=us.longitude if located else None,
             networks=them.networks & us.networks,
             partners=frozenset(),
         )
-        key = (profile, offered, needed)
+        none: frozenset[str] = frozenset()
+        key = (
+            profile,
+            bool(offered),
+            bool(needed),
+            none.union(*(self._need_languages[d] for d in offered)),
+            none.union(*(self._offer_languages[d] for d in needed)),
+        )
         if key not in self._known:
             self._known[key] = best_case(
                 us, profile, offered, needed, self._needs, self._offers, self._weights

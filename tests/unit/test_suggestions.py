@@ -177,7 +177,8 @@ def test_best_case_bounds_the_score_from_the_domains_alone() -> None:
             they_offer = [o.domain for o in offers[them.id]]
             they_need = [n.domain for n in needs[them.id]]
             bound = best_case(us, them, they_offer, they_need, needs, offers)
-            assert shared.of(them, they_offer, they_need) == bound
+            # Shared between cities alike, with distance at its best: looser, still a bound.
+            assert shared.of(them, they_offer, they_need) >= bound
             assert (exact is None) == (bound == 0.0)
             if exact is not None:
                 assert exact.score <= round(bound, 4)
