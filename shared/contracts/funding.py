@@ -668,3 +668,26 @@ GRANT_EVENTS = [
     TRANCHE_RESUMED,
 ]
 EVENTS += GRANT_EVENTS
+
+
+class ApplicationWithdrawn(ApplicationChange):
+    """The partnership withdrew its application before a decision: it will not be funded."""
+
+    reason: str
+
+
+APPLICATION_WITHDRAWN = EventSpec(
+    "ApplicationWithdrawn",
+    ApplicationWithdrawn,
+    TOPIC,
+    SOURCE,
+    "The partnership withdrew its application before the fund decided on it.",
+    ApplicationWithdrawn(
+        **_APPLICATION,
+        status="withdrawn",
+        by_subject=_OFFICER,
+        reason="Lyon's engineers cannot travel this year; we will apply again.",
+    ),
+)
+GRANT_EVENTS.append(APPLICATION_WITHDRAWN)
+EVENTS.append(APPLICATION_WITHDRAWN)

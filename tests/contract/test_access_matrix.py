@@ -123,6 +123,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /applications/{application_id}/reviews": FUND_ADMIN,
         "POST /applications/{application_id}/decision": FUND_ADMIN,
         "POST /applications/{application_id}/amendments": OFFICER,
+        "POST /applications/{application_id}/withdrawal": OFFICER,
         "POST /applications/{application_id}/comments": f"{OFFICER} | {FUND_ADMIN}",
         "POST /tranches/{tranche_id}/milestone-report": OFFICER,
         "POST /tranches/{tranche_id}/release": FUND_ADMIN,

@@ -354,6 +354,37 @@ async def test_a_rejecting_review_rejects_and_changes_requested_go_back_to_the_a
     await post(funding, url, grant.admin(0), 201, kind="content", decision="approve", comment="ok")
 
 
+async def test_the_partnership_withdraws_an_application_awaiting_a_decision(
+    funding: ServiceUnderTest,
+) -> None:
+    grant = await grant_setup(funding)
+    application = await submit(funding, grant)
+    url = f"/applications/{application['id']}/withdrawal"
+    outsider = await post(funding, url, officer(uuid.uuid4()), 404, reason="not ours")
+    assert outsider["detail"] == "no such application"
+    withdrawn = await post(funding, url, officer(LYON), 200, reason="we will apply again")
+    assert withdrawn["status"] == "withdrawn"
+    assert (await funding.events("ApplicationWithdrawn"))[0].data["reason"] == (
+        "we will apply again"
+    )
+    review = await post(
+        funding,
+        f"/applications/{application['id']}/reviews",
+        grant.admin(0),
+        409,
+        kind="content",
+        decision="approve",
+        comment="ok",
+    )
+    assert "withdrawn, not in review" in review["detail"]
+
+    decided = await approved(funding, grant)
+    late = await post(
+        funding, f"/applications/{decided['id']}/withdrawal", officer(), 409, reason="late"
+    )
+    assert "only one awaiting a decision is withdrawn" in late["detail"]
+
+
 async def test_an_approved_application_is_amended_keeping_what_was_paid(
     funding: ServiceUnderTest,
 ) -> None:

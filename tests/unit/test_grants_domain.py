@@ -33,6 +33,7 @@ from services.funding.grants.domain import (
     check_release,
     check_release_approval,
     check_review,
+    check_withdrawable,
     conflict_hold,
     lift_by_admin,
     may_see,
@@ -283,3 +284,19 @@ def test_an_open_fund_takes_applications_in_its_eligible_domains() -> None:
         check_fund_takes_applications(FUND, False, ["drinking-water"], [])
     with pytest.raises(Conflict, match="closed"):
         check_fund_takes_applications(FUND, True, [], [])
+
+
+def test_an_application_is_withdrawn_before_the_decision_only() -> None:
+    for status in (
+        ApplicationStatus.IN_REVIEW,
+        ApplicationStatus.CHANGES_REQUESTED,
+        ApplicationStatus.REVIEWED,
+    ):
+        check_withdrawable(status)
+    for status in (
+        ApplicationStatus.APPROVED,
+        ApplicationStatus.REJECTED,
+        ApplicationStatus.WITHDRAWN,
+    ):
+        with pytest.raises(Conflict, match=f"the application is {status}"):
+            check_withdrawable(status)

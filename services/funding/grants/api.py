@@ -50,6 +50,7 @@ from services.funding.grants.models import (
     TrancheNote,
     TranchePublic,
     VersionPublic,
+    Withdrawal,
 )
 from services.funding.ledger.store import lock_fund
 from services.funding.models import Fund
@@ -65,6 +66,7 @@ from shared.contracts.funding import (
     APPLICATION_REJECTED,
     APPLICATION_REVIEWED,
     APPLICATION_SUBMITTED,
+    APPLICATION_WITHDRAWN,
     MILESTONE_REPORTED,
     TRANCHE_PAUSED,
     TRANCHE_RESUMED,
@@ -517,6 +519,32 @@ async def amend(
         return await _public(session, application, principal)
 
     return await _act(session, request, idempotency_key, body, step, status_code=201)
+
+
+@router.post("/applications/{application_id}/withdrawal", response_model=ApplicationPublic)
+async def withdraw(
+    application_id: uuid.UUID,
+    body: Withdrawal,
+    session: SessionDep,
+    request: Request,
+    principal: CityOfficer,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """The partnership withdraws its application while it awaits a decision."""
+
+    async def step() -> ApplicationPublic:
+        application = await _locked_application(session, application_id)
+        domain.check_partner(principal, application.fund_id, application.party_city_ids)
+        domain.check_withdrawable(application.status)
+        application.status = ApplicationStatus.WITHDRAWN
+        session.add(application)
+        await session.flush()
+        await _record(
+            session, APPLICATION_WITHDRAWN, application, principal.subject, reason=body.reason
+        )
+        return await _public(session, application, principal)
+
+    return await _act(session, request, idempotency_key, body, step)
 
 
 @router.post(

@@ -6,6 +6,7 @@ An application's life:
     in_review --(both reviews in)--> reviewed | changes_requested | rejected
     reviewed --(decision by an administrator who reviewed neither)--> approved | rejected
     changes_requested | approved --(amendment: a new version)--> in_review
+    in_review | changes_requested | reviewed --(the partnership withdraws it)--> withdrawn
 
 Reviews are independent: one content review and one budget review per version, by two different
 administrators of the fund. The application waits for both; then any rejection rejects it, any
@@ -36,6 +37,7 @@ class ApplicationStatus(StrEnum):
     REVIEWED = "reviewed"  # both reviews approve: ready for the decision
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # by the partnership, before the decision
 
 
 class ReviewKind(StrEnum):
@@ -272,6 +274,20 @@ def check_amendable(status: ApplicationStatus) -> None:
             f"the application is {status}: it can be amended when changes were requested or "
             "once it is approved"
         )
+
+
+WITHDRAWABLE = (
+    ApplicationStatus.IN_REVIEW,
+    ApplicationStatus.CHANGES_REQUESTED,
+    ApplicationStatus.REVIEWED,
+)
+
+
+def check_withdrawable(status: ApplicationStatus) -> None:
+    """Before the decision only: an approved application has tranches to account for; the
+    partnership stops those by not reporting, and the fund by pausing them."""
+    if status not in WITHDRAWABLE:
+        raise Conflict(f"the application is {status}: only one awaiting a decision is withdrawn")
 
 
 # --- Tranches --------------------------------------------------------------------------------

@@ -254,6 +254,10 @@ class ApplicationAmend(Proposal):
     note: str = Field(min_length=1, max_length=1000, description="what the amendment changes")
 
 
+class Withdrawal(_Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class ReviewCreate(_Body):
     kind: ReviewKind
     decision: ReviewDecision
