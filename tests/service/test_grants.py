@@ -695,14 +695,17 @@ async def test_a_suspension_holds_the_agreements_tranches_in_every_fund(
 
 async def test_no_disbursement_to_a_terminated_agreement(funding: ServiceUnderTest) -> None:
     grant = await grant_setup(funding)
-    big = await reported_first_tranche(funding, grant, "12000.00", "3000.00")
+    big, small = (await approved(funding, grant, "12000.00", "3000.00"))["tranches"]
+    for tranche in (big, small):
+        await reported(funding, tranche["id"])
     await post(funding, f"/tranches/{big['id']}/release", grant.admin(0), 200)
     await funding.deliver(
         agreement_event(30, AGREEMENT_TERMINATED, grant.agreement_id, previous_status="active")
     )
-    refused = await post(funding, f"/tranches/{big['id']}/release-approval", grant.admin(1), 409)
-    assert "agreement" in refused["detail"] and "is terminated" in refused["detail"]
-    assert MovementKind.DISBURSEMENT not in await tranche_movements(funding)
+    for tranche, step in ((big, "release-approval"), (small, "release")):
+        refused = await post(funding, f"/tranches/{tranche['id']}/{step}", grant.admin(2), 409)
+        assert f"agreement {grant.agreement_id} is terminated" in refused["detail"]
+    assert await tranche_movements(funding) == [MovementKind.COMMITMENT]  # the request's only
     # The commitment goes back to the fund.
     await post(funding, f"/tranches/{big['id']}/release-cancellation", grant.admin(1), 200)
     assert (await balances(funding, grant.fund_id)).available == 5_000_000
