@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from services.funding.ledger.store import LedgerMovement
 from services.funding.public_log import verify
-from services.funding.transparency.allocation import RULE, Allocation
+from services.funding.transparency.allocation import RULE, Allocation, allocation_problems
 from services.funding.transparency.exports import GIVING_COLUMNS
 from shared.contracts.matching import AGREEMENT_ACTIVATED, AGREEMENT_PROPOSED
 from shared.contracts.registry.cities import CITY_REGISTERED
@@ -187,6 +187,8 @@ async def solidarity_fund(funding: ServiceUnderTest) -> Fund:
             delivered_on=f"2026-11-{day}",
         )
     tranches = {"lome 1": lome[0]["id"], "lome 2": lome[1]["id"], "bamako 1": bamako[0]["id"]}
+    async with funding.runtime.sessions() as session:
+        assert await allocation_problems(session) == []
     return Fund(fund_id, admins, geneva, monaco, person, lome_lyon, bamako_lyon, tranches)
 
 

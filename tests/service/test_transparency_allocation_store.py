@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from services.funding.transparency import allocation
-from services.funding.transparency.allocation import EarmarkedFundsInsufficient
+from services.funding.transparency.allocation import Allocation, EarmarkedFundsInsufficient, Tier
 from shared.errors import Conflict
 from tests.helpers import ServiceUnderTest
 from tests.service.test_funding import create_fund, fund_admin, pledge_as
@@ -86,3 +86,33 @@ async def test_the_database_refuses_to_change_or_remove_allocations(
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin_nested():
                     await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def test_allocations_that_disagree_with_the_ledger_are_reported(
+    funding: ServiceUnderTest,
+) -> None:
+    """Allocations made without a payment in the ledger (as here: no tranche was paid) are what
+    allocation_problems exists to catch, and so is a receipt paying out more than it brought."""
+    fund_id, (plain, _) = await fund_with_receipts(funding)
+    async with funding.runtime.sessions() as session:
+        assert await allocation.allocation_problems(session) == []
+    tranche = uuid.uuid4()
+    await allocate(funding, fund_id, tranche, 100_00)
+    async with funding.runtime.sessions() as session:
+        session.add(
+            Allocation(
+                fund_id=fund_id,
+                tranche_id=uuid.uuid4(),
+                agreement_id=AGREEMENT,
+                receipt_id=plain,
+                pledge_id=uuid.uuid4(),
+                amount_minor=2000_00,
+                currency="EUR",
+                tier=Tier.UNEARMARKED,
+            )
+        )
+        await session.flush()
+        problems = await allocation.allocation_problems(session)
+    assert problems[0] == f"receipt {plain} pays out 200000, more than the 98000 it brought in"
+    assert f"tranche {tranche} was paid 0 and allocated 10000" in problems
+    assert len(problems) == 3

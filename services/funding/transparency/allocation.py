@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, func
 from sqlmodel import Field, col, select
@@ -287,3 +288,53 @@ async def allocate(
     session.add_all(rows)
     await session.flush()
     return rows
+
+
+async def allocation_problems(session: AsyncSession) -> list[str]:
+    """What is wrong between the allocations and the ledger, if anything: no receipt pays out
+    more than it put in `available`, and every tranche paid is paid for exactly by its
+    allocations (no payment without them, none without a payment). Cheap enough for a test's
+    end or a health check, like ledger.store.invariant_violations."""
+    net = _entry_totals(MovementKind.RECEIPT, LedgerMovement.receipt_id, Account.AVAILABLE)
+    paid = _entry_totals(MovementKind.DISBURSEMENT, LedgerMovement.tranche_id, Account.DISBURSED)
+    allocated = {
+        column: await _totals(
+            session, select(column, func.sum(Allocation.amount_minor)).group_by(column)
+        )
+        for column in (Allocation.receipt_id, Allocation.tranche_id)
+    }
+    received = await _totals(session, net)
+    disbursed = await _totals(session, paid)
+    problems = [
+        f"receipt {receipt_id} pays out {amount}, more than the {received.get(receipt_id, 0)} "
+        "it brought in"
+        for receipt_id, amount in allocated[Allocation.receipt_id].items()
+        if amount > received.get(receipt_id, 0)
+    ]
+    by_tranche = allocated[Allocation.tranche_id]
+    problems += [
+        f"tranche {tranche_id} was paid {disbursed.get(tranche_id, 0)} and allocated "
+        f"{by_tranche.get(tranche_id, 0)}"
+        for tranche_id in sorted(disbursed.keys() | by_tranche.keys(), key=str)
+        if disbursed.get(tranche_id, 0) != by_tranche.get(tranche_id, 0)
+    ]
+    return problems
+
+
+async def _totals(session: AsyncSession, query: Any) -> dict[uuid.UUID, int]:
+    # PostgreSQL sums BIGINT as NUMERIC: back to int, as the ledger does.
+    return {key: int(total) for key, total in (await session.exec(query)).all()}
+
+
+def _entry_totals(kind: MovementKind, reference: Any, account: Account) -> Any:
+    """Per `reference` of the movements of `kind`, the total debited to `account`."""
+    return (
+        select(reference, func.sum(LedgerEntry.amount_minor))
+        .join(LedgerEntry, col(LedgerEntry.movement_id) == LedgerMovement.id)
+        .where(
+            LedgerMovement.kind == kind,
+            LedgerEntry.account == account,
+            LedgerEntry.side == Side.DEBIT,
+        )
+        .group_by(reference)
+    )
