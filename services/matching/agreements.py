@@ -16,7 +16,7 @@ from services.matching.models import (
     AgreementParty,
     KnownNeedOffer,
 )
-from shared.contracts import EventSpec, Payload
+from shared.contracts import EventSpec
 from shared.contracts.matching import (
     AGREEMENT_ACTIVATED,
     AGREEMENT_CONCLUDED,
@@ -25,13 +25,7 @@ from shared.contracts.matching import (
     AGREEMENT_RESUMED,
     AGREEMENT_SUSPENDED,
     AGREEMENT_TERMINATED,
-    AgreementActivated,
-    AgreementConcluded,
-    AgreementExpired,
-    AgreementRejected,
-    AgreementResumed,
-    AgreementSuspended,
-    AgreementTerminated,
+    AGREEMENT_WITHDRAWN,
 )
 from shared.outbox import record_event
 
@@ -84,15 +78,48 @@ def touch(agreement: Agreement, at: datetime) -> None:
     agreement.last_activity_at = max(agreement.last_activity_at, at)
 
 
-_TRANSITION_EVENTS: dict[domain.Action, tuple[EventSpec, type[Payload]]] = {
-    domain.Action.ACTIVATE: (AGREEMENT_ACTIVATED, AgreementActivated),
-    domain.Action.SUSPEND: (AGREEMENT_SUSPENDED, AgreementSuspended),
-    domain.Action.RESUME: (AGREEMENT_RESUMED, AgreementResumed),
-    domain.Action.CONCLUDE: (AGREEMENT_CONCLUDED, AgreementConcluded),
-    domain.Action.TERMINATE: (AGREEMENT_TERMINATED, AgreementTerminated),
-    domain.Action.REJECT: (AGREEMENT_REJECTED, AgreementRejected),
-    domain.Action.EXPIRE: (AGREEMENT_EXPIRED, AgreementExpired),
+# The event of each step after the acceptances (they share one payload shape).
+_TRANSITION_EVENTS: dict[domain.Action, EventSpec] = {
+    domain.Action.ACTIVATE: AGREEMENT_ACTIVATED,
+    domain.Action.SUSPEND: AGREEMENT_SUSPENDED,
+    domain.Action.RESUME: AGREEMENT_RESUMED,
+    domain.Action.CONCLUDE: AGREEMENT_CONCLUDED,
+    domain.Action.TERMINATE: AGREEMENT_TERMINATED,
+    domain.Action.REJECT: AGREEMENT_REJECTED,
+    domain.Action.WITHDRAW: AGREEMENT_WITHDRAWN,
+    domain.Action.EXPIRE: AGREEMENT_EXPIRED,
 }
+
+
+def record_history(
+    session: AsyncSession,
+    agreement: Agreement,
+    step: domain.Step,
+    *,
+    by_city_id: uuid.UUID | None,
+    by_subject: str | None,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """A step that changed something (a transition, or one party's acceptance): its new status
+    when it moved, a sign of life, and its dated history row, in the caller's transaction."""
+    if step.to_status is not step.from_status:
+        agreement.status = step.to_status
+        agreement.status_changed_at = now
+    touch(agreement, now)
+    session.add(agreement)
+    session.add(
+        AgreementHistoryEntry(
+            agreement_id=agreement.id,
+            action=step.action,
+            from_status=step.from_status,
+            to_status=step.to_status,
+            by_city_id=by_city_id,
+            by_subject=by_subject,
+            reason=reason,
+            at=now,
+        )
+    )
 
 
 async def record_step(
@@ -108,23 +135,16 @@ async def record_step(
 ) -> None:
     """Apply a transition that changed something: the new status, its dated history row and its
     event, in the caller's transaction."""
-    agreement.status = step.to_status
-    agreement.status_changed_at = now
-    touch(agreement, now)
-    session.add(agreement)
-    session.add(
-        AgreementHistoryEntry(
-            agreement_id=agreement.id,
-            action=step.action,
-            from_status=step.from_status,
-            to_status=step.to_status,
-            by_city_id=by_city_id,
-            by_subject=by_subject,
-            reason=reason,
-            at=now,
-        )
+    record_history(
+        session,
+        agreement,
+        step,
+        by_city_id=by_city_id,
+        by_subject=by_subject,
+        reason=reason,
+        now=now,
     )
-    spec, payload_type = _TRANSITION_EVENTS[step.action]
+    spec = _TRANSITION_EVENTS[step.action]
     extra: dict[str, object] = {}
     if step.action is domain.Action.ACTIVATE:
         extra = {
@@ -142,7 +162,7 @@ async def record_step(
         session,
         spec,
         agreement.id,
-        payload_type(
+        spec.payload(
             agreement_id=agreement.id,
             title=agreement.title,
             party_city_ids=sorted(p.city_id for p in parties),
@@ -185,3 +205,28 @@ async def take(
             now=now,
         )
     return step
+
+
+async def take_as_platform(
+    session: AsyncSession,
+    agreement: Agreement,
+    action: domain.Action,
+    *,
+    reason: str,
+    by_subject: str | None = None,
+    now: datetime,
+) -> domain.Step:
+    """The platform takes `action` on its own (an expiry, a suspension on a conflict
+    escalation), with the reason the parties will read; `by_subject` when an administrator ran
+    it."""
+    return await take(
+        session,
+        agreement,
+        await parties(session, agreement.id),
+        action,
+        domain.Actor.PLATFORM,
+        by_city_id=None,
+        by_subject=by_subject,
+        reason=reason,
+        now=now,
+    )

@@ -7,7 +7,7 @@ platform administrators, and to anyone else it does not exist (404, not 403)."""
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.matching import (
     agreements,
     domain,
+    expiry,
     health,
     interests,
     partners,
@@ -337,22 +338,14 @@ async def accept_agreement(
         all_accepted = step.to_status is domain.AgreementStatus.ACCEPTED
         parties[body.city_id].accepted_at = now
         session.add(parties[body.city_id])
-        agreements.touch(agreement, now)
-        session.add(agreement)
-        if all_accepted:
-            agreement.status = step.to_status
-            agreement.status_changed_at = now
-            session.add(agreement)
-        session.add(
-            AgreementHistoryEntry(
-                agreement_id=agreement.id,
-                action=step.action,
-                from_status=step.from_status,
-                to_status=step.to_status,
-                by_city_id=body.city_id,
-                by_subject=officer.subject,
-                at=now,
-            )
+        agreements.record_history(
+            session,
+            agreement,
+            step,
+            by_city_id=body.city_id,
+            by_subject=officer.subject,
+            reason=None,
+            now=now,
         )
         await record_event(
             session,
@@ -417,6 +410,14 @@ _TRANSITIONS = [
         ReasonedTransitionCreate,
         "An invited party that has not accepted declines a proposed agreement, saying why.",
     ),
+    (
+        domain.Action.WITHDRAW,
+        "withdrawal",
+        ReasonedTransitionCreate,
+        "A party that accepted (the proposer included) calls off a proposed or accepted "
+        "agreement before its work starts, saying why: even a blocked one (e.g. a party's "
+        "conflict that does not de-escalate).",
+    ),
 ]
 
 
@@ -447,56 +448,23 @@ for _action, _path, _body, _summary in _TRANSITIONS:
     _add_transition_route(_action, _path, _body, _summary)
 
 
-async def expire_overdue(
-    session: AsyncSession, now: datetime, *, by_subject: str | None = None, limit: int = 500
-) -> list[uuid.UUID]:
-    """Expire every proposed agreement whose `accept_by` has passed (at most `limit` per call),
-    each with its history row and AgreementExpired, in the caller's transaction (the caller
-    commits). Rows another transaction holds (an acceptance under way) are left to the next
-    run, which is harmless: an acceptance past the deadline is refused anyway."""
-    overdue = (
-        await session.exec(
-            select(Agreement)
-            .where(
-                Agreement.status == domain.AgreementStatus.PROPOSED,
-                col(Agreement.accept_by) <= now,
-            )
-            .order_by(col(Agreement.accept_by))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    expired: list[uuid.UUID] = []
-    for agreement in overdue:
-        step = await agreements.take(
-            session,
-            agreement,
-            await agreements.parties(session, agreement.id),
-            domain.Action.EXPIRE,
-            domain.Actor.PLATFORM,
-            by_city_id=None,
-            by_subject=by_subject,
-            reason=f"not accepted by every party by {agreement.accept_by.isoformat()}",
-            now=now,
-        )
-        if step.changed:
-            expired.append(agreement.id)
-    return expired
-
-
 @router.post(
     "/agreements/expiry-runs",
     response_model=ExpiryRunPublic,
     tags=["agreements"],
 )
-async def run_expiry(session: SessionDep, admin: PlatformAdmin) -> ExpiryRunPublic:
-    """Expire the proposed agreements not every party accepted in time. For a scheduler (a
-    client with the platform_admin role, e.g. every few minutes) or an operator; running it
-    again expires nothing twice."""
+async def run_expiry(
+    session: SessionDep, request: Request, admin: PlatformAdmin
+) -> ExpiryRunPublic:
+    """Expire now the proposed agreements not every party accepted in time, and the expressions
+    of interest not answered within MATCHING_INTEREST_ANSWER_DAYS (the service also does it on
+    its own, every MATCHING_EXPIRY_EVERY_SECONDS). For a scheduler (a client with the
+    platform_admin role) or an operator; running it again expires nothing twice."""
     now = utcnow()
-    expired = await expire_overdue(session, now, by_subject=admin.subject)
+    answer_days = request.app.state.runtime.settings.interest_answer_days
+    run = await expiry.expire_due(session, now, answer_days, by_subject=admin.subject)
     await session.commit()
-    return ExpiryRunPublic(ran_at=now, expired=expired)
+    return ExpiryRunPublic(ran_at=now, expired=run.agreements, expired_interests=run.interests)
 
 
 # Reporting on a partnership's work makes sense once it is agreed, and while it lasts.

@@ -8,16 +8,22 @@ does not allow is refused with the current state and what is allowed from it.
     proposed --accept (every party)--> accepted --activate--> active <--resume-- suspended
        |  \\--reject (a party, reason)--> rejected         active --suspend--> suspended
         \\--expire (the platform, once accept_by passed)--> expired
+    proposed | accepted --withdraw (a party that accepted, reason)--> withdrawn
     active | suspended --conclude--> concluded;  --terminate (reason)--> terminated
 
 The proposer counts as accepting. When the last party accepts, the agreement is `accepted`; a
 party's officer then activates it (activation is deliberate, not automatic: it is the moment
 the work starts, which the parties choose, e.g. once a budget is secured).
 
+Before the work starts, a party that accepted (the proposer included) can call it off:
+*withdraw*, saying why. It is the way out of an agreement that is blocked for good (a party whose
+conflict never de-escalates), and it is not a termination: terminated means work that began was
+ended early, withdrawn that it never began. A party that has not accepted rejects instead.
+
 The platform suspends an active agreement on its own when a party's conflict phase escalates
 to active conflict (`services.matching.reactions`). An agreement may carry *blocks* (a linked
 need withdrawn, a party in active conflict): while it does, it can be neither accepted nor
-activated; it can still be rejected, expire, or (once active) be suspended or ended."""
+activated; it can still be rejected, withdrawn, expire, or (once active) be suspended or ended."""
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,6 +51,7 @@ class AgreementStatus(StrEnum):
     CONCLUDED = "concluded"  # completed as planned
     TERMINATED = "terminated"  # ended early by a party (a council can end a twinning)
     REJECTED = "rejected"  # a party said no before every party accepted
+    WITHDRAWN = "withdrawn"  # called off by a party that had accepted, before the work started
     EXPIRED = "expired"  # not every party accepted by the deadline
 
 
@@ -56,6 +63,7 @@ class Action(StrEnum):
     CONCLUDE = "conclude"
     TERMINATE = "terminate"
     REJECT = "reject"
+    WITHDRAW = "withdraw"
     EXPIRE = "expire"
 
 
@@ -84,6 +92,9 @@ LIFECYCLE: Mapping[tuple[AgreementStatus, Action], Rule] = MappingProxyType(
         (_S.PROPOSED, _A.ACCEPT): Rule(_S.ACCEPTED, _PARTY),
         (_S.PROPOSED, _A.REJECT): Rule(_S.REJECTED, _PARTY, needs_reason=True),
         (_S.PROPOSED, _A.EXPIRE): Rule(_S.EXPIRED, _PLATFORM),
+        # Not a blocked action: it is the way out of an agreement blocked for good.
+        (_S.PROPOSED, _A.WITHDRAW): Rule(_S.WITHDRAWN, _PARTY, needs_reason=True),
+        (_S.ACCEPTED, _A.WITHDRAW): Rule(_S.WITHDRAWN, _PARTY, needs_reason=True),
         (_S.ACCEPTED, _A.ACTIVATE): Rule(_S.ACTIVE, _PARTY),
         # The platform too: on a party's escalation to active conflict, with the reason.
         (_S.ACTIVE, _A.SUSPEND): Rule(_S.SUSPENDED, _PARTY | _PLATFORM),
@@ -111,6 +122,7 @@ _PAST = {
     Action.CONCLUDE: "concluded",
     Action.TERMINATE: "terminated",
     Action.REJECT: "rejected",
+    Action.WITHDRAW: "withdrawn",
     Action.EXPIRE: "expired",
 }
 
@@ -216,8 +228,12 @@ def decide(
         if action is Action.REJECT and party_accepted:
             raise Conflict(
                 f"the agreement is proposed and city {city_id} has accepted it (the proposer "
-                "counts as accepting), so it cannot reject it; once it is active, a party can "
-                "terminate it"
+                "counts as accepting), so it cannot reject it; it can withdraw it, saying why"
+            )
+        if action is Action.WITHDRAW and not party_accepted:
+            raise Conflict(
+                f"the agreement is proposed and city {city_id} has not accepted it, so there is "
+                "nothing to withdraw: reject it, saying why"
             )
     to = rule.to
     if action is Action.ACCEPT:
@@ -387,6 +403,24 @@ def mandated_networks(
     if not in_conflict_zone:
         return set()
     return {m.network_id for m in mandates if not m.domains or domain_code in m.domains}
+
+
+def mandate_domains(
+    principal: Principal, in_conflict_zone: bool, mandates: Iterable[Mandate]
+) -> frozenset[str] | None:
+    """The domains in which the caller speaks for a city through the networks they are an
+    officer of, by the same rule as `mandated_networks`: None for every domain (a mandate
+    without domains), an empty set for none. What a network officer may list of the city's."""
+    officer_of = principal.scopes(Role.NETWORK_OFFICER)
+    if not in_conflict_zone:
+        return frozenset()
+    domains: set[str] = set()
+    for mandate in mandates:
+        if str(mandate.network_id) in officer_of:
+            if not mandate.domains:
+                return None
+            domains |= mandate.domains
+    return frozenset(domains)
 
 
 def speaks_for(principal: Principal, city_id: UUID, networks: Iterable[UUID]) -> bool:

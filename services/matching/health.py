@@ -14,7 +14,6 @@ period since its last sign of life *and* since its last reminder. Silent for 90 
 the run an hour later: not again; silent for 180 days: reminded a second time; any sign of life:
 the count starts again."""
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -25,11 +24,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.matching import agreements
+from services.matching.background import every
 from services.matching.domain import AgreementStatus
 from services.matching.models import Agreement, AgreementParty
 from shared.contracts import EventSpec
 from shared.contracts.matching import AGREEMENT_DORMANT, AgreementDormant
-from shared.db import utcnow
 from shared.events import Event
 from shared.outbox import record_event
 from shared.service import Runtime
@@ -113,11 +112,11 @@ async def remind_dormant(
 
 async def remind_regularly(runtime: Runtime) -> None:
     settings: Any = runtime.settings
-    while True:
-        async with runtime.sessions() as session:
-            await remind_dormant(session, utcnow(), settings.dormant_after_days)
-            await session.commit()
-        await asyncio.sleep(settings.dormancy_check_every_seconds)
+
+    async def run(session: AsyncSession, now: datetime) -> None:
+        await remind_dormant(session, now, settings.dormant_after_days)
+
+    await every(runtime, settings.dormancy_check_every_seconds, run)
 
 
 def funding_activity_specs(specs: Iterable[EventSpec]) -> list[EventSpec]:

@@ -7,7 +7,6 @@ interest is visible only to those who speak for one of its two cities, and to pl
 administrators; to anyone else it does not exist (404, not 403), as agreements."""
 
 import uuid
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.matching import agreements, domain, interests, partners
-from services.matching.interest_events import record_interest_event
+from services.matching.interest_events import change_interest
 from services.matching.interests import InterestState, InterestStatus
 from services.matching.models import (
     InterestAnswerCreate,
@@ -77,12 +76,14 @@ async def _mandates(session: AsyncSession, city_id: uuid.UUID) -> list[domain.Ma
     return [domain.Mandate(m.network_id, frozenset(m.mandate_domains)) for m in rows]
 
 
+async def _in_conflict_zone(session: AsyncSession, city_id: uuid.UUID) -> bool:
+    city = await session.get(KnownCity, city_id)
+    return city is not None and partners.in_conflict_zone(city)
+
+
 async def _voices(session: AsyncSession, city_id: uuid.UUID, domain_code: str) -> set[uuid.UUID]:
     """The networks whose officers speak for the city on a matter of `domain_code`."""
-    city = await session.get(KnownCity, city_id)
-    if city is None:
-        return set()
-    in_zone = partners.in_conflict_zone(city)
+    in_zone = await _in_conflict_zone(session, city_id)
     return domain.mandated_networks(in_zone, await _mandates(session, city_id), domain_code)
 
 
@@ -184,14 +185,15 @@ async def express_interest(
             expressed_at=now,
             status_changed_at=now,
         )
-        session.add(interest)
-        await record_interest_event(
+        await change_interest(
             session,
-            PARTNERSHIP_INTEREST_EXPRESSED,
             interest,
-            body.from_city_id,
-            speaker.subject,
-            body.message,
+            InterestStatus.OPEN,
+            PARTNERSHIP_INTEREST_EXPRESSED,
+            by_city_id=body.from_city_id,
+            by_subject=speaker.subject,
+            message=body.message,
+            now=now,
         )
         await session.flush()
         return _public(interest)
@@ -209,10 +211,16 @@ async def _change(
     message: str | None,
 ) -> None:
     """A city's change of an expression of interest: its new status and event, committed."""
-    interest.status = status
-    interest.status_changed_at = utcnow()
-    session.add(interest)
-    await record_interest_event(session, spec, interest, by_city_id, speaker.subject, message)
+    await change_interest(
+        session,
+        interest,
+        status,
+        spec,
+        by_city_id=by_city_id,
+        by_subject=speaker.subject,
+        message=message,
+        now=utcnow(),
+    )
     await session.commit()
 
 
@@ -308,11 +316,17 @@ async def list_interests(
         )
     if status is not None:
         query = query.where(PartnershipInterest.status == status)
-    query = query.order_by(col(PartnershipInterest.expressed_at).desc()).limit(limit)
-    if reader.is_platform_admin or reader.acts_for_city(city_id):
-        return [_public(row) for row in (await session.exec(query)).all()]
-    # A network officer: only if the city mandated their network, and within its domains.
-    mandated = {m.network_id for m in await _mandates(session, city_id)}
-    domain.check_speaks_for(reader, city_id, mandated)
-    rows: Sequence[PartnershipInterest] = (await session.exec(query)).all()
-    return [_public(row) for row in rows if await _speaks_for(session, reader, city_id, row.domain)]
+    if not (reader.is_platform_admin or reader.acts_for_city(city_id)):
+        # A network officer: only if the city mandated their network, and within its domains,
+        # filtered in the query so that a page holds `limit` of them when there are as many.
+        domains = domain.mandate_domains(
+            reader, await _in_conflict_zone(session, city_id), await _mandates(session, city_id)
+        )
+        if domains is not None:
+            if not domains:
+                domain.check_speaks_for(reader, city_id, ())  # refused, saying why
+            query = query.where(col(PartnershipInterest.domain).in_(domains))
+    query = query.order_by(
+        col(PartnershipInterest.expressed_at).desc(), col(PartnershipInterest.id)
+    ).limit(limit)
+    return [_public(row) for row in (await session.exec(query)).all()]

@@ -4,14 +4,21 @@
     open --answer (the addressee: accept | decline, with a message)--> accepted | declined
     open | accepted --withdraw (the asker)--> withdrawn
     open | accepted --close (the platform: the need or offer was withdrawn)--> closed
+    open --expire (the platform: not answered within MATCHING_INTEREST_ANSWER_DAYS)--> expired
 
 An accepted expression of interest is what an agreement proposal can grow from: the proposal
 names it (`interest_id`), and from then on it is linked to that agreement and cannot be
 withdrawn or closed any more (the agreement has its own life). Repeating what brought an
-expression of interest to its state (the same answer, a second withdrawal) changes nothing."""
+expression of interest to its state (the same answer, a second withdrawal) changes nothing.
+
+An expression of interest left unanswered does not wait for ever: the asker deserves to know it
+may look elsewhere, and the city asked an inbox of live requests. The expiry run that expires
+overdue proposals (`services.matching.expiry`) expires it too; an answer that comes before the
+run still counts."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -30,6 +37,7 @@ class InterestStatus(StrEnum):
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    EXPIRED = "expired"  # not answered in time
 
 
 class Answer(StrEnum):
@@ -41,6 +49,20 @@ ANSWERED = {Answer.ACCEPT: InterestStatus.ACCEPTED, Answer.DECLINE: InterestStat
 
 # What the asker may still withdraw, and the platform close: not yet turned into an agreement.
 STILL_OPEN = frozenset({InterestStatus.OPEN, InterestStatus.ACCEPTED})
+
+
+# How long the city asked has to answer, by default and at most (MATCHING_INTEREST_ANSWER_DAYS).
+DEFAULT_ANSWER_DAYS = 30
+MAX_ANSWER_DAYS = 365
+
+
+def unanswered_since(now: datetime, answer_days: int) -> datetime:
+    """An open expression of interest expressed at or before this is overdue: it expires."""
+    return now - timedelta(days=answer_days)
+
+
+def expiry_reason(answer_days: int) -> str:
+    return f"not answered within {answer_days} days; the asking city may ask anew"
 
 
 def check_expression(

@@ -425,6 +425,9 @@ class AgreementPublic(SQLModel):
 class ExpiryRunPublic(SQLModel):
     ran_at: datetime
     expired: list[uuid.UUID] = Field(description="the agreements this run expired")
+    expired_interests: list[uuid.UUID] = Field(
+        description="the expressions of interest this run expired"
+    )
 
 
 class ActivityReportCreate(SQLModel):

@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.matching import agreements, domain
 from services.matching.domain import AgreementStatus
-from services.matching.interest_events import record_interest_event
+from services.matching.interest_events import end_by_platform
 from services.matching.interests import STILL_OPEN, InterestState, InterestStatus, closable
 from services.matching.models import (
     Agreement,
@@ -150,12 +150,8 @@ async def on_item_withdrawn(session: AsyncSession, item: KnownNeedOffer) -> None
     for interest in open_interests:
         if not closable(InterestState(interest.status, interest.agreement_id)):
             continue
-        interest.status = InterestStatus.CLOSED
-        interest.status_changed_at = now
-        interest.end_reason = reason
-        session.add(interest)
-        await record_interest_event(
-            session, PARTNERSHIP_INTEREST_CLOSED, interest, None, None, reason
+        await end_by_platform(
+            session, interest, InterestStatus.CLOSED, PARTNERSHIP_INTEREST_CLOSED, reason, now=now
         )
 
 
@@ -180,14 +176,10 @@ async def on_conflict_assessed(
         cause, reason = block
         now = utcnow()
         for agreement in await _agreements_of(session, city.id, [AgreementStatus.ACTIVE]):
-            await agreements.take(
+            await agreements.take_as_platform(
                 session,
                 agreement,
-                await agreements.parties(session, agreement.id),
                 domain.Action.SUSPEND,
-                domain.Actor.PLATFORM,
-                by_city_id=None,
-                by_subject=None,
                 reason=f"suspended by the platform: {reason}",
                 now=now,
             )

@@ -115,6 +115,10 @@ class AgreementRejected(AgreementTransition):
     pass
 
 
+class AgreementWithdrawn(AgreementTransition):
+    pass
+
+
 class AgreementExpired(AgreementTransition):
     not_accepted_city_ids: list[UUID] = Field(description="the parties that had not accepted")
     accept_by: datetime
@@ -168,7 +172,7 @@ class PartnershipInterestChange(Payload):
 
     interest_id: UUID
     kind: str = Field(description="request: the asker's need; offer: help with the other's need")
-    status: str = Field(description="open, accepted, declined, withdrawn or closed")
+    status: str = Field(description="open, accepted, declined, withdrawn, closed or expired")
     from_city_id: UUID = Field(description="the asking city")
     to_city_id: UUID = Field(description="the city asked")
     need_id: UUID
@@ -180,7 +184,8 @@ class PartnershipInterestChange(Payload):
     )
     by_subject: str | None = Field(description="the account; null when the platform did it")
     message: str | None = Field(
-        None, description="the asker's message, the answer's, or why it was withdrawn or closed"
+        None,
+        description="the asker's message, the answer's, or why it was withdrawn, closed or expired",
     )
 
 
@@ -197,6 +202,10 @@ class PartnershipInterestWithdrawn(PartnershipInterestChange):
 
 
 class PartnershipInterestClosed(PartnershipInterestChange):
+    pass
+
+
+class PartnershipInterestExpired(PartnershipInterestChange):
     pass
 
 
@@ -312,6 +321,22 @@ AGREEMENT_REJECTED = EventSpec(
     "An invited party declined a proposed agreement; it will not come to be.",
     AgreementRejected(
         **_transition("rejected", "proposed", reason="our staff cannot take it on this year")
+    ),
+)
+AGREEMENT_WITHDRAWN = EventSpec(
+    "AgreementWithdrawn",
+    AgreementWithdrawn,
+    TOPIC,
+    SOURCE,
+    "A party that had accepted called off a proposed or accepted agreement before its work "
+    "started (e.g. it stayed blocked by a conflict that did not de-escalate); it will not come to "
+    "be.",
+    AgreementWithdrawn(
+        **_transition(
+            "withdrawn",
+            "accepted",
+            reason="blocked for a year by the conflict; we will propose anew when it ends",
+        )
     ),
 )
 AGREEMENT_EXPIRED = EventSpec(
@@ -466,6 +491,21 @@ PARTNERSHIP_INTEREST_CLOSED = EventSpec(
         message="need 'Waste collection rounds' was withdrawn by its city",
     ),
 )
+PARTNERSHIP_INTEREST_EXPIRED = EventSpec(
+    "PartnershipInterestExpired",
+    PartnershipInterestExpired,
+    TOPIC,
+    SOURCE,
+    "The platform expired an expression of interest the city asked did not answer in time "
+    "(MATCHING_INTEREST_ANSWER_DAYS); both cities should hear of it, and the asker may ask anew.",
+    PartnershipInterestExpired(
+        **_INTEREST,
+        status="expired",
+        by_city_id=None,
+        by_subject=None,
+        message="not answered within 30 days",
+    ),
+)
 
 # The changes of status after the acceptances: they share one payload shape.
 AGREEMENT_TRANSITIONS = [
@@ -475,6 +515,7 @@ AGREEMENT_TRANSITIONS = [
     AGREEMENT_CONCLUDED,
     AGREEMENT_TERMINATED,
     AGREEMENT_REJECTED,
+    AGREEMENT_WITHDRAWN,
     AGREEMENT_EXPIRED,
 ]
 
@@ -483,6 +524,7 @@ INTEREST_EVENTS = [
     PARTNERSHIP_INTEREST_ANSWERED,
     PARTNERSHIP_INTEREST_WITHDRAWN,
     PARTNERSHIP_INTEREST_CLOSED,
+    PARTNERSHIP_INTEREST_EXPIRED,
 ]
 
 EVENTS = [

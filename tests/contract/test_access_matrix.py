@@ -99,6 +99,7 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /agreements/{agreement_id}/conclusion": OFFICER,
         "POST /agreements/{agreement_id}/termination": OFFICER,
         "POST /agreements/{agreement_id}/rejection": OFFICER,
+        "POST /agreements/{agreement_id}/withdrawal": OFFICER,
         "POST /agreements/expiry-runs": ADMIN,
         "POST /agreements/{agreement_id}/activity-reports": OFFICER,
         "GET /agreements/{agreement_id}/activity-reports": ANY,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from services.matching.api import expire_overdue
+from services.funding.grants.models import KnownAgreement
 from services.matching.domain import FINAL, LIFECYCLE, RESULT, Action, AgreementStatus
-from services.matching.expiry import expire_regularly
+from services.matching.expiry import expire_overdue, expire_regularly
 from services.matching.models import Agreement
 from shared.contracts import EventSpec
 from shared.contracts.matching import (
@@ -26,8 +26,10 @@ from shared.contracts.matching import (
     AGREEMENT_RESUMED,
     AGREEMENT_SUSPENDED,
     AGREEMENT_TERMINATED,
+    AGREEMENT_WITHDRAWN,
 )
 from shared.contracts.registry import CITY_REGISTERED, CityRegistered
+from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
 from shared.contracts.registry.needs_offers import (
     NEED_PUBLISHED,
     NEED_WITHDRAWN,
@@ -48,6 +50,7 @@ ROUTES = {
     Action.CONCLUDE: "conclusion",
     Action.TERMINATE: "termination",
     Action.REJECT: "rejection",
+    Action.WITHDRAW: "withdrawal",
 }
 EVENTS: dict[Action, EventSpec] = {
     Action.ACTIVATE: AGREEMENT_ACTIVATED,
@@ -56,6 +59,7 @@ EVENTS: dict[Action, EventSpec] = {
     Action.CONCLUDE: AGREEMENT_CONCLUDED,
     Action.TERMINATE: AGREEMENT_TERMINATED,
     Action.REJECT: AGREEMENT_REJECTED,
+    Action.WITHDRAW: AGREEMENT_WITHDRAWN,
 }
 
 
@@ -139,6 +143,7 @@ async def agreement_in(matching: ServiceUnderTest, status: AgreementStatus) -> t
         S.CONCLUDED: [Action.ACCEPT, Action.ACTIVATE, Action.CONCLUDE],
         S.TERMINATED: [Action.ACCEPT, Action.ACTIVATE, Action.TERMINATE],
         S.REJECTED: [Action.REJECT],
+        S.WITHDRAWN: [Action.ACCEPT, Action.WITHDRAW],
         S.EXPIRED: [],
     }
     for action in paths[status]:
@@ -251,6 +256,104 @@ async def test_a_party_terminates_an_agreement_saying_why(
     assert terminated.json()["status"] == "terminated"
     event = (await matching.events("AgreementTerminated"))[0].payload(AGREEMENT_TERMINATED)
     assert (event.previous_status, event.reason) == (source, "council vote")
+
+
+async def escalated(matching: ServiceUnderTest, city: str) -> None:
+    """The registry's assessment that `city` is in the active phase of a conflict."""
+    payload = CONFLICT_PROFILE_ASSESSED.example.model_copy(
+        update={
+            "assessment_id": uuid.uuid4(),
+            "city_id": uuid.UUID(city),
+            "zone": "conflict_zone",
+            "phase": "active",
+            "assessed_at": datetime.now(UTC),
+        }
+    )
+    event = new_event(CONFLICT_PROFILE_ASSESSED, city, payload)
+    assert await matching.deliver(event) == [Outcome.APPLIED]
+
+
+async def test_a_party_withdraws_an_agreement_blocked_for_good(
+    matching: ServiceUnderTest, funding: ServiceUnderTest, notifications: ServiceUnderTest
+) -> None:
+    """An accepted agreement blocked by a party's conflict that does not de-escalate can be
+    neither activated nor terminated; a party withdraws it, and funding and notifications (fed
+    matching's real events through their consumers) hear of it."""
+    registered = [
+        new_event(CITY_REGISTERED, payload.city_id, payload)
+        for payload in (
+            CityRegistered(city_id=uuid.uuid4(), name="Lomé", country_code="TG"),
+            CityRegistered(city_id=uuid.uuid4(), name="Lyon", country_code="FR"),
+        )
+    ]
+    await matching.deliver(*registered)
+    await notifications.deliver(*registered)
+    lome, lyon = (event.subject for event in registered)
+    agreement = await propose(matching, [lome, lyon])
+    await ok(matching, agreement, Action.ACCEPT, lyon)
+    await escalated(matching, lome)
+
+    blocked = await act(matching, agreement, Action.ACTIVATE, lyon)
+    assert blocked.status_code == 409 and "blocked" in blocked.text, blocked.text
+    not_active = await act(matching, agreement, Action.TERMINATE, lyon)
+    assert not_active.status_code == 409 and "withdraw (a party's officer" in not_active.text
+    without = await act(matching, agreement, Action.WITHDRAW, lyon, reason=None)
+    assert without.status_code == 422 and "reason" in without.text
+    reason = "blocked for a year by the conflict; we will propose anew when it ends"
+    withdrawn = await act(matching, agreement, Action.WITHDRAW, lyon, reason=reason)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn"
+    entry = withdrawn.json()["history"][-1]
+    assert (entry["action"], entry["from_status"], entry["by_city_id"], entry["reason"]) == (
+        "withdraw",
+        "accepted",
+        lyon,
+        reason,
+    )
+    # A retry, or the other party at the same moment: the same answer, no second event.
+    again = await act(matching, agreement, Action.WITHDRAW, lome, reason="us too")
+    assert again.json() == withdrawn.json()
+    (event,) = await matching.events("AgreementWithdrawn")
+    payload = event.payload(AGREEMENT_WITHDRAWN)
+    assert (payload.previous_status, payload.status, payload.by_city_id, payload.reason) == (
+        "accepted",
+        "withdrawn",
+        uuid.UUID(lyon),
+        reason,
+    )
+
+    # Funding's read model takes the new status (its tranches could never be released now).
+    assert await funding.deliver(*await matching.events()) == [Outcome.APPLIED] * 2 + [
+        Outcome.IGNORED,  # AgreementBlocked: nothing for funding
+        Outcome.APPLIED,
+    ]
+    async with funding.runtime.sessions() as session:
+        known = await session.get(KnownAgreement, uuid.UUID(agreement["id"]))
+        assert known is not None and known.status == "withdrawn"
+    # Every party is told, with who did it and why.
+    assert await notifications.deliver(event) == [Outcome.APPLIED]
+    for city in (lome, lyon):
+        items = (
+            await notifications.client.get(f"/feeds/city/{city}", headers=officer(city))
+        ).json()["items"]
+        assert (items[0]["event_type"], items[0]["body"]) == (
+            "AgreementWithdrawn",
+            f"Lyon withdrew it before the work started: {reason}",
+        )
+
+
+async def test_the_proposer_withdraws_its_proposal_an_invited_party_rejects(
+    matching: ServiceUnderTest,
+) -> None:
+    cities = await known_cities(matching, "Mitrovica North", "Mitrovica South", "Genève")
+    agreement = await propose(matching, cities)
+    invited = await act(matching, agreement, Action.WITHDRAW, cities[2])
+    assert invited.status_code == 409 and "reject it, saying why" in invited.text
+    withdrawn = await act(matching, agreement, Action.WITHDRAW, cities[0], reason="a new plan")
+    assert (withdrawn.status_code, withdrawn.json()["status"]) == (200, "withdrawn")
+    late = await act(matching, agreement, Action.ACCEPT, cities[2])
+    assert late.status_code == 409 and "the agreement is withdrawn" in late.text
+    assert [e.type for e in await matching.events()] == ["AgreementProposed", "AgreementWithdrawn"]
 
 
 # Every (state, action) a party's route can be refused on: not in the table, not a repeat.

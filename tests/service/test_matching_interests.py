@@ -5,12 +5,17 @@ Events are read back from matching's outbox."""
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from services.matching.expiry import expire_regularly, expire_unanswered
+from services.matching.models import PartnershipInterest
 from shared.contracts.matching import (
     AGREEMENT_PROPOSED,
     PARTNERSHIP_INTEREST_ANSWERED,
+    PARTNERSHIP_INTEREST_EXPIRED,
     PARTNERSHIP_INTEREST_EXPRESSED,
     PARTNERSHIP_INTEREST_WITHDRAWN,
 )
@@ -19,7 +24,7 @@ from shared.contracts.registry.needs_offers import NEED_PUBLISHED, NEED_WITHDRAW
 from shared.contracts.registry.networks import NETWORK_MEMBERSHIP_CHANGED, MembershipChange
 from shared.events import new_event
 from shared.inbox import Outcome
-from tests.helpers import ServiceUnderTest, bearer
+from tests.helpers import ServiceUnderTest, bearer, eventually
 from tests.service.test_agreement_lifecycle import known_cities, officer, published
 
 ADMIN = bearer("platform_admin")
@@ -343,3 +348,128 @@ async def test_an_accepted_interest_becomes_a_proposed_agreement(
         f"/interests/{interest['id']}/withdrawal", json={"city_id": lyon}, headers=officer(lyon)
     )
     assert withdraw.status_code == 409 and agreement["id"] in withdraw.json()["detail"]
+
+
+async def expiry_run(matching: ServiceUnderTest, now: datetime, answer_days: int = 30) -> list[str]:
+    """The interests' expiry, as the service's loop or a scheduler runs it at `now`."""
+    async with matching.runtime.sessions() as session:
+        expired = await expire_unanswered(session, now, answer_days)
+        await session.commit()
+    return [str(interest_id) for interest_id in expired]
+
+
+async def test_an_unanswered_interest_expires_and_both_cities_hear_of_it(
+    matching: ServiceUnderTest, notifications: ServiceUnderTest
+) -> None:
+    lome, lyon, dakar = await known_cities(matching, "Lomé", "Lyon", "Dakar")
+    need = await published(matching, NEED_PUBLISHED, lome)
+    unanswered = await expressed(matching, lome, lyon, need)
+    answered = await expressed(matching, lome, dakar, need)
+    assert (await answer(matching, answered, dakar, "accept")).status_code == 200
+    expressed_at = datetime.fromisoformat(unanswered["expressed_at"])
+    # The default: MATCHING_INTEREST_ANSWER_DAYS, 30 days to answer.
+    assert matching.runtime.settings.interest_answer_days == 30
+
+    due = expressed_at + timedelta(days=30)
+    assert await expiry_run(matching, due - timedelta(seconds=1)) == []
+    assert await expiry_run(matching, due) == [unanswered["id"]]  # not the accepted one
+    assert await expiry_run(matching, due + timedelta(days=400)) == []  # once only
+
+    read = await matching.client.get(f"/interests/{unanswered['id']}", headers=officer(lyon))
+    assert read.json()["status"] == "expired"
+    assert read.json()["end_reason"].startswith("not answered within 30 days")
+    late = await answer(matching, unanswered, lyon, "accept")
+    assert late.status_code == 409 and "is expired; it cannot be answered" in late.text
+    (event,) = await matching.events("PartnershipInterestExpired")
+    payload = event.payload(PARTNERSHIP_INTEREST_EXPIRED)
+    assert (payload.status, payload.by_city_id, payload.by_subject) == ("expired", None, None)
+    assert payload.message == read.json()["end_reason"]
+    # The asker may ask anew.
+    assert (await express(matching, lome, lyon, need)).status_code == 201
+
+    assert await notifications.deliver(event) == [Outcome.APPLIED]
+    for city in (lome, lyon):
+        feed = await notifications.client.get(f"/feeds/city/{city}", headers=officer(city))
+        (item,) = feed.json()["items"]
+        assert item["event_type"] == "PartnershipInterestExpired"
+        assert "expired unanswered" in item["body"], item
+
+
+async def test_the_expiry_run_expires_interests_too(matching: ServiceUnderTest) -> None:
+    """The administrators' route and the service's own loop: one run for proposals and
+    expressions of interest, with the configured number of days."""
+    lome, lyon, dakar = await known_cities(matching, "Lomé", "Lyon", "Dakar")
+    need = await published(matching, NEED_PUBLISHED, lome)
+    by_route = await expressed(matching, lome, lyon, need)
+    by_loop = await expressed(matching, lome, dakar, need)
+
+    async def days_ago(interest: dict, days: int) -> None:
+        async with matching.runtime.sessions() as session:
+            row = await session.get(PartnershipInterest, uuid.UUID(interest["id"]))
+            assert row is not None
+            row.expressed_at = datetime.now(UTC) - timedelta(days=days)
+            session.add(row)
+            await session.commit()
+
+    await days_ago(by_route, 31)
+    await days_ago(by_loop, 10)
+    as_officer = await matching.client.post("/agreements/expiry-runs", headers=officer(lome))
+    assert as_officer.status_code == 403
+    admin = bearer("platform_admin", subject="ops-scheduler")
+    run = await matching.client.post("/agreements/expiry-runs", headers=admin)
+    assert run.status_code == 200, run.text
+    assert (run.json()["expired"], run.json()["expired_interests"]) == ([], [by_route["id"]])
+    (event,) = await matching.events("PartnershipInterestExpired")
+    assert event.payload(PARTNERSHIP_INTEREST_EXPIRED).by_subject == "ops-scheduler"
+
+    # A shorter period, as MATCHING_INTEREST_ANSWER_DAYS=7 sets it: the loop expires the other.
+    settings = matching.runtime.settings
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(settings, "interest_answer_days", 7)
+        loop = asyncio.create_task(expire_regularly(matching.runtime))
+        try:
+
+            async def expired() -> bool:
+                read = await matching.client.get(
+                    f"/interests/{by_loop['id']}", headers=officer(lome)
+                )
+                return read.json()["status"] == "expired"
+
+            await eventually(expired, within=10, what="the unanswered interest to expire")
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+    expired_events = await matching.events("PartnershipInterestExpired")
+    assert [e.subject for e in expired_events] == [by_route["id"], by_loop["id"]]
+    assert "within 7 days" in expired_events[1].data["message"]
+
+
+async def test_a_network_officer_gets_full_pages_of_its_mandate_s_domains(
+    matching: ServiceUnderTest,
+) -> None:
+    """Filtered in the query, not after the limit: the newest matters outside the mandate do
+    not crowd out those inside it."""
+    mitrovica, geneve = await known_cities(matching, "Mitrovica", "Genève")
+    await assessed(matching, mitrovica, "post_conflict", holds=True)
+    alda, uclg, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await mandated(matching, mitrovica, alda, "inter-ethnic-dialogue")
+    await mandated(matching, mitrovica, uclg)  # every domain
+    ids: dict[str, list[str]] = {"inter-ethnic-dialogue": [], "drinking-water": []}
+    for domain_code in ("inter-ethnic-dialogue",) * 3 + ("drinking-water",) * 3:
+        need = await published(matching, NEED_PUBLISHED, mitrovica, domain=domain_code)
+        ids[domain_code].insert(0, (await expressed(matching, mitrovica, geneve, need))["id"])
+
+    async def page(network: uuid.UUID, limit: int) -> Any:
+        return await matching.client.get(
+            "/interests",
+            params={"city_id": mitrovica, "limit": limit},
+            headers=bearer(f"network_officer:{network}"),
+        )
+
+    dialogue = ids["inter-ethnic-dialogue"]  # newest first
+    assert [i["id"] for i in (await page(alda, 2)).json()] == dialogue[:2]
+    assert [i["id"] for i in (await page(alda, 50)).json()] == dialogue
+    everything = ids["drinking-water"] + dialogue
+    assert [i["id"] for i in (await page(uclg, 4)).json()] == everything[:4]
+    refused = await page(other, 50)
+    assert refused.status_code == 403 and "holds its mandate" in refused.json()["detail"]

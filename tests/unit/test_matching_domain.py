@@ -61,7 +61,7 @@ def test_the_table_is_one_machine_each_action_leading_to_one_state() -> None:
     assert set(RESULT) == set(Action)
     for (_, action), rule in LIFECYCLE.items():
         assert RESULT[action] is rule.to
-    assert FINAL == {S.CONCLUDED, S.TERMINATED, S.REJECTED, S.EXPIRED}
+    assert FINAL == {S.CONCLUDED, S.TERMINATED, S.REJECTED, S.WITHDRAWN, S.EXPIRED}
     # Every state is reachable from proposed.
     reached, frontier = {S.PROPOSED}, [S.PROPOSED]
     while frontier:
@@ -90,9 +90,11 @@ def test_every_allowed_transition_leads_where_the_table_says(
 ) -> None:
     rule = LIFECYCLE[(source, action)]
     now = DEADLINE if action is Action.EXPIRE else NOW
+    # B has not accepted a proposal (so it may accept or reject); A, the proposer, has.
+    city = A if action is Action.WITHDRAW else B
     for actor in rule.by:
         step = decide(
-            state(source), action, actor, city_id=B if actor is Actor.PARTY else None,
+            state(source), action, actor, city_id=city if actor is Actor.PARTY else None,
             reason="a reason", now=now,
         )  # fmt: skip
         assert (step.from_status, step.to_status, step.changed) == (source, rule.to, True)
@@ -177,22 +179,47 @@ def test_a_settled_agreement_cannot_take_a_new_acceptance() -> None:
         )
 
 
-def test_terminating_and_rejecting_need_a_reason() -> None:
-    for status, action in ((S.ACTIVE, Action.TERMINATE), (S.PROPOSED, Action.REJECT)):
+def test_terminating_rejecting_and_withdrawing_need_a_reason() -> None:
+    for status, action, city in (
+        (S.ACTIVE, Action.TERMINATE, B),
+        (S.PROPOSED, Action.REJECT, B),
+        (S.PROPOSED, Action.WITHDRAW, A),
+        (S.ACCEPTED, Action.WITHDRAW, B),
+    ):
         for reason in (None, "  "):
             with pytest.raises(DomainError, match="needs a reason"):
-                decide(state(status), action, Actor.PARTY, city_id=B, reason=reason, now=NOW)
+                decide(state(status), action, Actor.PARTY, city_id=city, reason=reason, now=NOW)
+
+
+def test_a_party_that_has_not_accepted_rejects_rather_than_withdraws() -> None:
+    with pytest.raises(Conflict, match=rf"city {B} has not accepted it.*reject it"):
+        decide(state(S.PROPOSED), Action.WITHDRAW, Actor.PARTY, city_id=B, reason="no", now=NOW)
+    step = decide(state(S.PROPOSED), Action.WITHDRAW, Actor.PARTY, city_id=A, reason="no", now=NOW)
+    assert step.to_status is S.WITHDRAWN
+
+
+@pytest.mark.parametrize("status", [S.PROPOSED, S.ACCEPTED])
+def test_a_blocked_agreement_cannot_go_on_but_can_be_withdrawn(status: AgreementStatus) -> None:
+    """The way out of an agreement blocked for good: a party's conflict that never de-escalates."""
+    blocked = AgreementState(
+        status, {A: True, B: status is S.ACCEPTED}, DEADLINE, blocks=("Lomé is in active conflict",)
+    )
+    go_on = Action.ACCEPT if status is S.PROPOSED else Action.ACTIVATE
+    with pytest.raises(Conflict, match=r"blocked.*Lomé is in active conflict"):
+        decide(blocked, go_on, Actor.PARTY, city_id=B, now=NOW)
+    step = decide(blocked, Action.WITHDRAW, Actor.PARTY, city_id=A, reason="too long", now=NOW)
+    assert (step.from_status, step.to_status, step.changed) == (status, S.WITHDRAWN, True)
 
 
 def test_a_party_that_accepted_cannot_reject() -> None:
-    with pytest.raises(Conflict, match=f"city {A} has accepted it"):
+    with pytest.raises(Conflict, match=rf"city {A} has accepted it.*can withdraw it"):
         decide(state(S.PROPOSED), Action.REJECT, Actor.PARTY, city_id=A, reason="no", now=NOW)
 
 
 def test_acceptance_closes_at_the_deadline_and_only_then_may_it_expire() -> None:
-    for action in (Action.ACCEPT, Action.REJECT):
+    for action, city in ((Action.ACCEPT, B), (Action.REJECT, B), (Action.WITHDRAW, A)):
         with pytest.raises(Conflict, match="acceptance closed at"):
-            decide(state(S.PROPOSED), action, Actor.PARTY, city_id=B, reason="no", now=DEADLINE)
+            decide(state(S.PROPOSED), action, Actor.PARTY, city_id=city, reason="no", now=DEADLINE)
     with pytest.raises(Conflict, match="open for acceptance until"):
         decide(state(S.PROPOSED), Action.EXPIRE, Actor.PLATFORM, now=NOW)
     step = decide(state(S.PROPOSED), Action.EXPIRE, Actor.PLATFORM, now=DEADLINE)

@@ -11,6 +11,7 @@ from services.matching.domain import (
     LinkedItem,
     Mandate,
     check_speaks_for,
+    mandate_domains,
     mandated_networks,
     speaks_for,
 )
@@ -24,6 +25,8 @@ from services.matching.interests import (
     check_expression,
     check_may_become_agreement,
     closable,
+    expiry_reason,
+    unanswered_since,
     withdraw,
 )
 from services.matching.reactions import in_active_conflict
@@ -121,6 +124,21 @@ def test_the_platform_closes_only_what_is_still_open() -> None:
     assert not any(closable(state(s)) for s in (IS.DECLINED, IS.WITHDRAWN, IS.CLOSED))
 
 
+def test_an_expired_expression_of_interest_is_over() -> None:
+    """Nothing more happens to it: neither an answer, nor a withdrawal, nor a closure."""
+    with pytest.raises(Conflict, match="is expired; it cannot be answered"):
+        answer(state(IS.EXPIRED), Answer.ACCEPT, None)
+    with pytest.raises(Conflict, match="is expired; it cannot be withdrawn"):
+        withdraw(state(IS.EXPIRED))
+    assert not closable(state(IS.EXPIRED))
+
+
+def test_an_expression_of_interest_expires_after_the_days_to_answer() -> None:
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+    assert unanswered_since(now, 30) == datetime(2027, 5, 2, 12, 0, tzinfo=UTC)
+    assert expiry_reason(30).startswith("not answered within 30 days")
+
+
 def test_only_an_accepted_expression_of_interest_becomes_an_agreement_once() -> None:
     both = {LOME, LYON}
     check_may_become_agreement(state(IS.ACCEPTED), both, {LOME, LYON, DAKAR})
@@ -147,6 +165,21 @@ def test_a_network_speaks_for_a_city_of_a_conflict_zone_within_its_mandate() -> 
     assert mandated_networks(True, MANDATES, "drinking-water") == {UCLG}
     # Outside a conflict zone, only the city's own officers speak for it.
     assert mandated_networks(False, MANDATES, "inter-ethnic-dialogue") == set()
+
+
+def test_a_network_officer_lists_a_city_s_matters_in_its_mandate_s_domains() -> None:
+    alda, uclg = principal(f"network_officer:{ALDA}"), principal(f"network_officer:{UCLG}")
+    assert mandate_domains(alda, True, MANDATES) == {"inter-ethnic-dialogue"}
+    assert mandate_domains(uclg, True, MANDATES) is None  # a mandate in every domain
+    assert mandate_domains(principal(f"network_officer:{uuid.uuid4()}"), True, MANDATES) == set()
+    assert mandate_domains(uclg, False, MANDATES) == set()  # outside a conflict zone: none
+    both = principal(f"network_officer:{ALDA}", f"network_officer:{UCLG}")
+    assert mandate_domains(both, True, MANDATES) is None
+    water = Mandate(UCLG, frozenset({"drinking-water"}))
+    assert mandate_domains(both, True, [MANDATES[0], water]) == {
+        "inter-ethnic-dialogue",
+        "drinking-water",
+    }
 
 
 def test_speaking_for_a_city() -> None:

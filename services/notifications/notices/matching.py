@@ -19,8 +19,10 @@ from shared.contracts.matching import (
     AGREEMENT_SUSPENDED,
     AGREEMENT_TERMINATED,
     AGREEMENT_UNBLOCKED,
+    AGREEMENT_WITHDRAWN,
     PARTNERSHIP_INTEREST_ANSWERED,
     PARTNERSHIP_INTEREST_CLOSED,
+    PARTNERSHIP_INTEREST_EXPIRED,
     PARTNERSHIP_INTEREST_EXPRESSED,
     PARTNERSHIP_INTEREST_WITHDRAWN,
 )
@@ -192,6 +194,12 @@ ROWS: list[Notice] = [
         en=("Agreement rejected: {{ title }}", _BY["en"] + " rejected the proposal"),
         fr=("Accord refusé : {{ title }}", _BY["fr"] + " a refusé la proposition"),
         es=("Acuerdo rechazado: {{ title }}", _BY["es"] + " rechazó la propuesta"),
+    ),
+    _transition(
+        AGREEMENT_WITHDRAWN,
+        en=("Agreement withdrawn: {{ title }}", _BY["en"] + " withdrew it before the work started"),
+        fr=("Accord retiré : {{ title }}", _BY["fr"] + " l'a retiré avant le début du travail"),
+        es=("Acuerdo retirado: {{ title }}", _BY["es"] + " lo retiró antes de empezar el trabajo"),
     ),
     _transition(
         AGREEMENT_EXPIRED,
@@ -379,6 +387,26 @@ ROWS: list[Notice] = [
             "es": (
                 "Propuesta cerrada: {{ need }}",
                 "La plataforma cerró la propuesta de colaborar en «{{ need }}»." + _QUOTE["es"],
+            ),
+        },
+    ),
+    Notice(
+        PARTNERSHIP_INTEREST_EXPIRED,
+        _both,
+        _interest,
+        {
+            "en": (
+                "Interest expired: {{ need }}",
+                "The interest in partnering on “{{ need }}” expired unanswered." + _QUOTE["en"],
+            ),
+            "fr": (
+                "Proposition expirée : {{ need }}",
+                "La proposition de partenariat sur « {{ need }} » a expiré sans réponse."
+                + _QUOTE["fr"],
+            ),
+            "es": (
+                "Propuesta vencida: {{ need }}",
+                "La propuesta de colaborar en «{{ need }}» venció sin respuesta." + _QUOTE["es"],
             ),
         },
     ),
