@@ -30,6 +30,7 @@ from services.notifications.domain import (
     default_language,
     wants,
 )
+from services.notifications.leases import EMAILS_QUEUED
 from services.notifications.models import (
     CityLanguages,
     CityName,
@@ -244,6 +245,8 @@ async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> No
                     status=DeliveryStatus.HELD if digest else DeliveryStatus.PENDING,
                 )
             )
+            if not digest:
+                EMAILS_QUEUED.after_commit(session)
     await enqueue_webhooks(session, event_, audiences)
 
 

@@ -1,8 +1,8 @@
 """Email: the sender loop and the digest loop.
 
-The consumer writes one delivery row per email in its own transaction; the sender claims a due
-row (a lease, so two senders never take the same row and a dead sender's row is taken over once
-its lease lapses), sends it, and records the outcome. SMTP down: the row waits with exponential
+The consumer writes one delivery row per email in its own transaction, whose commit wakes the
+sender (which also looks every `sender_poll_seconds`); the sender claims a due row (a lease,
+leases.py), sends it, and records the outcome. SMTP down: the row waits with exponential
 backoff and is tried again, nothing is lost. A crash between sending and recording repeats that
 one email when its lease lapses, with the same Message-ID (derived from the delivery id), so the
 receiver can drop the copy.
@@ -19,7 +19,7 @@ from email.utils import format_datetime
 from uuid import UUID
 
 import aiosmtplib
-from sqlalchemy import or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -33,6 +33,7 @@ from services.notifications.domain import (
     retry_delay,
 )
 from services.notifications.handlers import language_of
+from services.notifications.leases import EMAILS_QUEUED, LeasedRows
 from services.notifications.models import DIGEST_TYPE, Delivery, DeliveryStatus, Preference
 from services.notifications.notices import NOTICES
 from services.notifications.rendering import Message, digest_email, email_of, render
@@ -49,24 +50,26 @@ class PermanentFailure(Exception):
     """The server refused the message for good (e.g. no such mailbox): retrying cannot help."""
 
 
+EMAILS = LeasedRows(
+    col(Delivery.id),
+    col(Delivery.status),
+    DeliveryStatus.PENDING,
+    col(Delivery.next_attempt_at),
+    col(Delivery.claimed_until),
+)
+
+
 async def claim(
     sessions: async_sessionmaker[AsyncSession], delivery_id: UUID, lease_seconds: float
 ) -> Delivery | None:
+    """One email at a time: a batch claimed at once could outlast its lease on a slow server."""
     now = utcnow()
     async with sessions() as session:
-        claimed = await session.exec(
-            update(Delivery)
-            .where(
-                col(Delivery.id) == delivery_id,
-                col(Delivery.status) == DeliveryStatus.PENDING,
-                or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
-            )
-            .values(
-                claimed_until=now + timedelta(seconds=lease_seconds),
-                attempts=col(Delivery.attempts) + 1,
-            )
+        until = now + timedelta(seconds=lease_seconds)
+        taken = await EMAILS.claim(
+            session, [delivery_id], now, until, attempts=col(Delivery.attempts) + 1
         )
-        if claimed.rowcount != 1:  # another sender took it first
+        if not taken:  # another sender took it first
             return None
         await session.commit()
         return await session.get(Delivery, delivery_id)
@@ -178,14 +181,7 @@ async def send_due(
             due = (
                 await session.exec(
                     select(Delivery.id)
-                    .where(
-                        col(Delivery.status) == DeliveryStatus.PENDING,
-                        col(Delivery.next_attempt_at) <= now,
-                        or_(
-                            col(Delivery.claimed_until).is_(None),
-                            col(Delivery.claimed_until) < now,
-                        ),
-                    )
+                    .where(*EMAILS.due(now))
                     .order_by(col(Delivery.next_attempt_at))
                     .limit(_BATCH)
                 )
@@ -227,6 +223,7 @@ async def _close_digest(session: AsyncSession, recipient: str) -> int:
     held = (col(Delivery.recipient) == recipient, col(Delivery.status) == DeliveryStatus.HELD)
     if preference is None or preference.digest is Digest.IMMEDIATE:
         await session.exec(update(Delivery).where(*held).values(status=DeliveryStatus.PENDING))
+        EMAILS_QUEUED.after_commit(session)
         return 0
     current_start = digest_period(preference.digest, utcnow())[0]
     # Held before this period began: they belong to the period (or periods) that ended.
@@ -253,6 +250,7 @@ async def _close_digest(session: AsyncSession, recipient: str) -> int:
         .where(col(Delivery.id).in_(items))
         .values(status=DeliveryStatus.DIGESTED, digest_id=digest.id)
     )
+    EMAILS_QUEUED.after_commit(session)
     return 1
 
 
@@ -260,7 +258,7 @@ async def send_regularly(runtime: Runtime) -> None:
     settings: NotificationsSettings = runtime.settings  # type: ignore[assignment]
     while True:
         await send_due(runtime.sessions, settings)
-        await asyncio.sleep(settings.sender_poll_seconds)
+        await EMAILS_QUEUED.wait(settings.sender_poll_seconds)
 
 
 async def digest_regularly(runtime: Runtime) -> None:

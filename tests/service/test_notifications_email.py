@@ -23,7 +23,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.db import utcnow
 from shared.devstack import free_port
 from tests.conftest import DatabaseFactory
-from tests.helpers import ServiceUnderTest, bearer, serve
+from tests.helpers import ServiceUnderTest, bearer, eventually, serve
 from tests.service.test_notifications_me import propose, register_city
 
 LYON_MAIL = "relations.internationales@lyon.example.org"
@@ -229,3 +229,21 @@ async def test_a_permanent_refusal_fails_the_email_without_retrying(mailing: Mai
     assert failed.status is DeliveryStatus.FAILED and failed.attempts == 1
     assert "550" in failed.last_error and "no such mailbox" in failed.last_error
     assert await mailing.send_due() == 0  # not tried again
+
+
+async def test_a_queued_email_wakes_the_sender_long_before_its_poll(mailing: Mailing) -> None:
+    mailing.settings.sender_poll_seconds = 3600
+    with mailing.smtp_up():
+        sender = asyncio.create_task(mailer.send_regularly(mailing.notifications.runtime))
+        try:
+            await asyncio.sleep(0.2)  # it looked, found nothing, and sleeps for up to an hour
+            await mailing.lyon_hears({"email": LYON_MAIL}, "Lomé–Lyon")
+            [message] = await eventually(
+                lambda: asyncio.sleep(0, mailing.received()),
+                within=10,
+                what="an email sent on the consumer's commit",
+            )
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+    assert message["To"] == LYON_MAIL

@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import text
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,15 +28,20 @@ from starlette.routing import Route
 
 from services.notifications.app import DEFINITION
 from services.notifications.domain import Audience, RecipientKind
+from services.notifications.models import NotificationsTable
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.api import dns_resolver
+from services.notifications.webhooks.dev_keys import DEV_SECRET_KEY
 from services.notifications.webhooks.dispatch import enqueue
+from services.notifications.webhooks.models import WebhookEndpoint
 from services.notifications.webhooks.network import Destination, post, system_resolver
+from services.notifications.webhooks.sealing import SecretBox, reseal_all
 from services.notifications.webhooks.sender import WebhookSender, send_webhooks
 from shared.contracts.catalogue import CATALOGUE
 from shared.contracts.funding import CONTRIBUTION_PLEDGED, FUND_CREATED, FundCreated
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
+from shared.db import PLUMBING_METADATA
 from shared.devstack import free_port
 from shared.events import Event, new_event
 from tests.conftest import DatabaseFactory
@@ -508,7 +516,8 @@ async def test_only_the_owner_sees_an_endpoint(webhooks: Webhooks) -> None:
         json={"owner_kind": "donor", "owner_id": str(donor), "url": "http://localhost:9/in"},
         headers={"Idempotency-Key": "create-1", **as_donor},
     )
-    assert retried.json() == created  # a retried creation makes no second endpoint
+    # A retried creation makes no second endpoint, and does not show the secret again.
+    assert retried.json() == created | {"secret": None}
 
     other = bearer(f"donor:{uuid.uuid4()}", kind="client")
     for method, path in [
@@ -705,3 +714,96 @@ async def test_a_receiver_too_slow_to_answer_is_a_failed_attempt_retried_later(
     first, second = detail["attempts_log"]
     assert (first["error"], first["response_code"]) == ("no answer within 0.3 s", None)
     assert second["succeeded"] and len(receiver.got) == 2
+
+
+async def _every_stored_text(service: ServiceUnderTest) -> list[str]:
+    """Every row of every table of the service's database (its plumbing included: the outbox,
+    the inbox, the idempotency keys), as the database holds it."""
+    tables = [*NotificationsTable.metadata.sorted_tables, *PLUMBING_METADATA.sorted_tables]
+    async with service.runtime.engine.connect() as connection:
+        return [
+            repr(tuple(row))
+            for table in tables
+            for row in (await connection.execute(text(f'SELECT * FROM "{table.name}"'))).all()
+        ]
+
+
+async def test_no_table_holds_a_secret_in_the_clear(webhooks: Webhooks) -> None:
+    body = {"owner_kind": "fund", "owner_id": str(webhooks.fund_id), "url": "http://localhost:9/"}
+    create = {"Idempotency-Key": "create-with-secret", **webhooks.headers()}
+    created = await webhooks.client.post("/webhook-endpoints", json=body, headers=create)
+    assert created.status_code == 201 and created.json()["secret"].startswith("whsec_")
+    endpoint = created.json()
+    rotations = f"/webhook-endpoints/{endpoint['id']}/secret-rotations"
+    rotate = {"Idempotency-Key": "rotate-secret", **webhooks.headers()}
+    rotated = await webhooks.client.post(rotations, headers=rotate)
+    assert rotated.status_code == 201 and rotated.json()["secret"].startswith("whsec_")
+    issued = [endpoint["secret"], rotated.json()["secret"]]
+
+    # Retries with the same keys answer the same endpoint, without the secret, saying why.
+    for path, headers, first in [
+        ("/webhook-endpoints", create, endpoint),
+        (rotations, rotate, rotated.json()),
+    ]:
+        again = await webhooks.client.post(
+            path, json=body if headers is create else None, headers=headers
+        )
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json() == first | {"secret": None}
+        assert "secret-rotations" in again.json()["secret_notice"]
+
+    stored = await _every_stored_text(webhooks.service)
+    assert any(endpoint["id"].replace("-", "") in row.replace("-", "") for row in stored)
+    for secret in issued:
+        key_material = secret.removeprefix("whsec_")
+        assert not [row for row in stored if key_material in row]
+    # What is stored opens, with the configured key, to the secrets shown (old one in grace).
+    async with webhooks.service.runtime.sessions() as session:
+        row = await session.get(WebhookEndpoint, uuid.UUID(endpoint["id"]))
+        assert row is not None
+        box = SecretBox(webhooks.service.runtime.settings.webhook_secret_keys)  # type: ignore[attr-defined]
+        assert box.signing_secrets(row, datetime.now(UTC)) == issued[::-1]
+
+
+@pytest.mark.parametrize("webhooks", [{"run_sender": False}], indirect=True)
+async def test_secrets_move_to_a_new_key_and_the_old_key_can_go(
+    webhooks: Webhooks, receiver: Receiver
+) -> None:
+    endpoint = await webhooks.register(receiver.url)
+    sessions = webhooks.service.runtime.sessions
+    new_key = SecretStr(Fernet.generate_key().decode())
+    assert await reseal_all(sessions, SecretBox([new_key, SecretStr(DEV_SECRET_KEY)])) == 1
+
+    async with sessions() as session:
+        row = await session.get(WebhookEndpoint, uuid.UUID(endpoint["id"]))
+    assert row is not None
+    assert SecretBox([new_key]).open(row.sealed_secret) == endpoint["secret"]
+    with pytest.raises(RuntimeError, match="put that key back"):
+        SecretBox([SecretStr(DEV_SECRET_KEY)]).open(row.sealed_secret)
+
+    # A sender holding only the new key signs with the same secret as before.
+    settings = webhooks.service.runtime.settings.model_copy(
+        update={"webhook_secret_keys": [new_key]}
+    )
+    receiver.secrets = [endpoint["secret"]]
+    await webhooks.fund_created()
+    async with httpx.AsyncClient() as client:
+        sender = WebhookSender(sessions, settings, client, system_resolver)  # type: ignore[arg-type]
+        assert await sender.send_due() == 1
+    [got] = receiver.got
+    assert got.verified_by == [endpoint["secret"]]
+
+
+@pytest.mark.parametrize("webhooks", [{"webhook_poll_seconds": 3600}], indirect=True)
+async def test_a_queued_delivery_wakes_the_sender_long_before_its_poll(
+    webhooks: Webhooks, receiver: Receiver
+) -> None:
+    # The sender started with the fixture, found nothing, and now sleeps for up to an hour.
+    await asyncio.sleep(0.2)
+    endpoint = await webhooks.register(receiver.url)
+    receiver.secrets = [endpoint["secret"]]
+    event = await webhooks.fund_created()
+    [got] = await eventually(
+        lambda: asyncio.sleep(0, receiver.got), within=10, what="a delivery woken by the commit"
+    )
+    assert got.json()["id"] == event.id

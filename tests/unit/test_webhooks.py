@@ -8,10 +8,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.notifications.domain import Audience, RecipientKind
+from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import domain
+from services.notifications.webhooks.dev_keys import DEV_SECRET_KEY
 from services.notifications.webhooks.dispatch import cloudevent_body
 from services.notifications.webhooks.network import check_destination
 from shared.auth import Grant, Principal
@@ -222,3 +228,25 @@ def test_identity_events_are_never_sent_and_conflict_profiles_only_to_the_city()
     assert domain.webhook_data(assessed, Audience(RecipientKind.CITY, city)) is not None
     assert domain.webhook_data(assessed, Audience(RecipientKind.CITY, uuid.uuid4())) is None
     assert domain.webhook_data(assessed, Audience(RecipientKind.NETWORK, city)) is None
+
+
+def _non_development(**fields: object) -> NotificationsSettings:
+    token_key = Ed25519PrivateKey.generate().public_key()
+    public_pem = token_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return NotificationsSettings(
+        environment="test",
+        auth_public_key=public_pem,
+        database_url="postgresql+asyncpg://db/notifications",
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_outside_development_the_committed_secret_key_is_refused() -> None:
+    with pytest.raises(ValidationError, match="refuses the development webhook secret key"):
+        _non_development()
+    own = Fernet.generate_key().decode()
+    with pytest.raises(ValidationError, match="NOTIFICATIONS_WEBHOOK_SECRET_KEYS"):
+        _non_development(webhook_secret_keys=[own, DEV_SECRET_KEY])  # not even to decrypt
+    assert _non_development(webhook_secret_keys=[own]).webhook_secret_keys[0].get_secret_value()
+    with pytest.raises(ValidationError, match="key 2 of NOTIFICATIONS_WEBHOOK_SECRET_KEYS is not"):
+        _non_development(webhook_secret_keys=[own, "hunter2"])

@@ -2,7 +2,9 @@
 network's officer) registers endpoints, rotates their secret, reads their delivery log and
 replays deliveries. Another owner's endpoint answers 404: its existence is not revealed."""
 
+import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,6 +15,7 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 
 from services.notifications.domain import Audience
+from services.notifications.leases import WEBHOOKS_QUEUED
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.models import (
     AttemptPublic,
@@ -31,6 +34,7 @@ from services.notifications.webhooks.models import (
     WebhookEndpointWithSecret,
 )
 from services.notifications.webhooks.network import Resolver, check_destination, system_resolver
+from services.notifications.webhooks.sealing import SecretBox
 from shared.auth import PUBLIC, Principal, Role, allow
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound
@@ -99,8 +103,32 @@ def _public(endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
     return WebhookEndpointPublic.model_validate(endpoint)
 
 
-def _with_secret(endpoint: WebhookEndpoint) -> WebhookEndpointWithSecret:
-    return WebhookEndpointWithSecret.model_validate(endpoint)
+def _box(request: Request) -> SecretBox:
+    return SecretBox(request.app.state.runtime.settings.webhook_secret_keys)
+
+
+async def _showing_secret_once(
+    session: SessionDep,
+    request: Request,
+    idempotency_key: str | None,
+    body: BaseModel,
+    issue: Callable[[], Awaitable[tuple[WebhookEndpoint, str]]],
+) -> JSONResponse:
+    """Run `issue` (which makes an endpoint's new secret) idempotently, and show the secret in
+    this first answer only. The answer kept for replays has no secret: a secret stored there,
+    even encrypted, would be one more copy to guard, and a retry that lost it can rotate."""
+    issued: list[str] = []
+
+    async def operation() -> WebhookEndpointWithSecret:
+        endpoint, secret = await issue()
+        issued.append(secret)
+        return WebhookEndpointWithSecret.model_validate(endpoint, update={"secret": None})
+
+    answer = await idempotent(session, request, idempotency_key, body, operation)
+    if answer.headers.get("Idempotent-Replayed") or not issued:
+        return answer  # an earlier request's answer (ours, if any, was rolled back)
+    shown = json.loads(answer.body) | {"secret": issued[0]}
+    return JSONResponse(shown, status_code=answer.status_code)
 
 
 @router.get("/webhook-event-types", dependencies=[Depends(PUBLIC)])
@@ -124,8 +152,8 @@ async def create_endpoint(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Register an endpoint for a city, fund, donor or network the caller acts for. The answer
-    holds the signing secret, shown this once (a retry with the same Idempotency-Key shows it
-    again)."""
+    holds the signing secret, shown this once: a retry with the same Idempotency-Key answers
+    the endpoint without it (rotate the secret if the first answer was lost)."""
     domain.check_owner_kind(body.owner_kind)
     owner = Audience(body.owner_kind, body.owner_id)
     if not domain.owns(principal, owner):
@@ -136,20 +164,21 @@ async def create_endpoint(
     event_types = domain.checked_event_types(body.event_types)
     url = await _checked_url(request, resolver, body.url)
 
-    async def create() -> WebhookEndpointWithSecret:
+    async def create() -> tuple[WebhookEndpoint, str]:
+        secret = domain.new_secret()
         endpoint = WebhookEndpoint(
             owner_kind=body.owner_kind,
             owner_id=body.owner_id,
             url=url,
             description=body.description,
             event_types=event_types,
-            secret=domain.new_secret(),
+            sealed_secret=_box(request).seal(secret),
         )
         session.add(endpoint)
         await session.flush()
-        return _with_secret(endpoint)
+        return endpoint, secret
 
-    return await idempotent(session, request, idempotency_key, body, create)
+    return await _showing_secret_once(session, request, idempotency_key, body, create)
 
 
 @router.get("/webhook-endpoints", response_model=list[WebhookEndpointPublic])
@@ -205,6 +234,8 @@ async def update_endpoint(
         endpoint.enabled = body.enabled
         endpoint.disabled_reason = None if body.enabled else "disabled by its owner"
         endpoint.failing_since = None
+        if body.enabled:  # its pending deliveries are due again
+            WEBHOOKS_QUEUED.after_commit(session)
     session.add(endpoint)
     await session.commit()
     return _public(endpoint)
@@ -245,15 +276,16 @@ async def rotate_secret(
     endpoint = await _owned(session, principal, endpoint_id)
     grace = timedelta(seconds=request.app.state.runtime.settings.webhook_secret_grace_seconds)
 
-    async def rotate() -> WebhookEndpointWithSecret:
-        endpoint.previous_secret = endpoint.secret
+    async def rotate() -> tuple[WebhookEndpoint, str]:
+        secret = domain.new_secret()
+        endpoint.sealed_previous_secret = endpoint.sealed_secret
         endpoint.previous_secret_expires_at = utcnow() + grace
-        endpoint.secret = domain.new_secret()
+        endpoint.sealed_secret = _box(request).seal(secret)
         session.add(endpoint)
         await session.flush()
-        return _with_secret(endpoint)
+        return endpoint, secret
 
-    return await idempotent(session, request, idempotency_key, _NoBody(), rotate)
+    return await _showing_secret_once(session, request, idempotency_key, _NoBody(), rotate)
 
 
 @router.get(
@@ -349,6 +381,7 @@ async def replay_delivery(
             delivery.next_attempt_at = now
             session.add(delivery)
             await session.flush()
+            WEBHOOKS_QUEUED.after_commit(session)
         return DeliveryPublic.model_validate(delivery)
 
     return await idempotent(session, request, idempotency_key, _NoBody(), replay, status_code=202)
@@ -390,6 +423,7 @@ async def replay_range(
                 status=WebhookDeliveryStatus.PENDING, round_attempts=0, next_attempt_at=utcnow()
             )
         )
+        WEBHOOKS_QUEUED.after_commit(session)
         return ReplayCount(replayed=result.rowcount)
 
     return await idempotent(session, request, idempotency_key, body, replay, status_code=202)

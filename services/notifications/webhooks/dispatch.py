@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.domain import Audience
+from services.notifications.leases import WEBHOOKS_QUEUED
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.models import WebhookDelivery, WebhookEndpoint
 from shared.db import utcnow
@@ -58,6 +59,7 @@ async def enqueue(session: AsyncSession, event: Event, audiences: Iterable[Audie
                 created_at=now,
             )
         )
+        WEBHOOKS_QUEUED.after_commit(session)
     await session.flush()
 
 

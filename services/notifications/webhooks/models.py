@@ -26,9 +26,9 @@ class WebhookEndpoint(NotificationsTable, table=True):
     event_types: list[str] | None = Field(default=None, sa_type=JSON)
     enabled: bool = True
     disabled_reason: str | None = None
-    # Stored as issued: signing needs the secret itself (HMAC), not a hash of it.
-    secret: str = Field(max_length=200)
-    previous_secret: str | None = Field(default=None, max_length=200)
+    # Signing needs the secret itself (HMAC), not a hash of it: kept encrypted (sealing.py).
+    sealed_secret: str = Field(sa_type=Text)
+    sealed_previous_secret: str | None = Field(default=None, sa_type=Text)
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The first failed attempt since the last success: what automatic disabling measures.
     failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -138,8 +138,19 @@ class WebhookEndpointPublic(SQLModel):
     created_at: datetime
 
 
+SECRET_SHOWN_ONCE = (
+    "The signing secret is shown once, in the first answer to this request, and is stored only "
+    "encrypted: a retry with the same Idempotency-Key answers without it. Lost it? POST "
+    "/webhook-endpoints/{id}/secret-rotations issues a new one."
+)
+
+
 class WebhookEndpointWithSecret(WebhookEndpointPublic):
-    secret: str = Field(description="shown this once: store it to verify our signatures")
+    secret: str | None = Field(
+        description="the signing secret, in the first answer only: store it to verify our "
+        "signatures (null in an idempotent replay; see secret_notice)"
+    )
+    secret_notice: str = Field(SECRET_SHOWN_ONCE, description="why the secret may be missing")
 
 
 class DeliveryPublic(SQLModel):

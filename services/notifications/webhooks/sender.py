@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.leases import WEBHOOKS_QUEUED, LeasedRows
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.models import (
     WebhookAttempt,
@@ -31,6 +31,7 @@ from services.notifications.webhooks.network import (
     post,
     system_resolver,
 )
+from services.notifications.webhooks.sealing import SecretBox
 from services.notifications.webhooks.settings import WebhookSettings
 from shared.contracts.notifications import WEBHOOK_ENDPOINT_DISABLED, WebhookEndpointDisabled
 from shared.db import utcnow
@@ -39,6 +40,14 @@ from shared.outbox import record_event
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
+
+DELIVERIES = LeasedRows(
+    col(WebhookDelivery.seq),
+    col(WebhookDelivery.status),
+    WebhookDeliveryStatus.PENDING,
+    col(WebhookDelivery.next_attempt_at),
+    col(WebhookDelivery.lease_until),
+)
 
 USER_AGENT = "city-exchange-webhooks/1"
 
@@ -76,6 +85,7 @@ class WebhookSender:
         self._settings = settings
         self._client = client
         self._resolver = resolver
+        self._keys = SecretBox(settings.webhook_secret_keys)
 
     async def send_due(self) -> int:
         """Send every delivery due now (up to a batch), concurrently; returns how many."""
@@ -96,44 +106,33 @@ class WebhookSender:
     async def _claim(self) -> list[_Claimed]:
         now = utcnow()
         lease_until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
-        free = or_(
-            col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) <= now
-        )
         async with self._sessions() as session:
             rows = (
                 await session.exec(
                     select(WebhookDelivery, WebhookEndpoint)
                     .join(WebhookEndpoint)
-                    .where(
-                        WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
-                        col(WebhookDelivery.next_attempt_at) <= now,
-                        free,
-                        col(WebhookEndpoint.enabled),
-                    )
+                    .where(*DELIVERIES.due(now), col(WebhookEndpoint.enabled))
                     .order_by(col(WebhookDelivery.next_attempt_at))
                     .limit(self._settings.webhook_batch_size)
                 )
             ).all()
-            claimed = []
-            for delivery, endpoint in rows:
-                # Conditional, so that of two senders racing for a row only one gets it.
-                taken = await session.exec(
-                    update(WebhookDelivery)
-                    .where(col(WebhookDelivery.seq) == delivery.seq, free)
-                    .values(lease_until=lease_until)
+            taken = set(
+                await DELIVERIES.claim(
+                    session, [delivery.seq for delivery, _ in rows], now, lease_until
                 )
-                if taken.rowcount == 1:
-                    claimed.append(
-                        _Claimed(
-                            delivery.seq,  # type: ignore[arg-type]
-                            str(delivery.id),
-                            delivery.body,
-                            endpoint.url,
-                            _signing_secrets(endpoint, now),
-                        )
-                    )
+            )
             await session.commit()
-        return claimed
+        return [
+            _Claimed(
+                delivery.seq,  # type: ignore[arg-type]
+                str(delivery.id),
+                delivery.body,
+                endpoint.url,
+                self._keys.signing_secrets(endpoint, now),
+            )
+            for delivery, endpoint in rows
+            if delivery.seq in taken
+        ]
 
     async def _attempt(self, delivery: _Claimed) -> None:
         attempted_at = utcnow()
@@ -231,15 +230,6 @@ class WebhookSender:
         )
 
 
-def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    in_grace = (
-        endpoint.previous_secret is not None
-        and endpoint.previous_secret_expires_at is not None
-        and endpoint.previous_secret_expires_at > now
-    )
-    return [endpoint.secret, endpoint.previous_secret] if in_grace else [endpoint.secret]  # type: ignore[list-item]
-
-
 async def _disable_if_failing_too_long(
     session: AsyncSession,
     endpoint: WebhookEndpoint,
@@ -302,4 +292,4 @@ async def send_webhooks(runtime: Runtime) -> None:
         sender = WebhookSender(runtime.sessions, settings, client, system_resolver)
         while True:
             if not await sender.send_due():
-                await asyncio.sleep(settings.webhook_poll_seconds)
+                await WEBHOOKS_QUEUED.wait(settings.webhook_poll_seconds)
