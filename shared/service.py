@@ -25,7 +25,7 @@ from shared.inbox import ConsumerPolicy, EventConsumer, Handler
 from shared.kafka import KafkaBus
 from shared.logs import configure_logging
 from shared.outbox import WAKE_RELAY, OutboxRelay
-from shared.retention import run_janitor
+from shared.retention import Retention, run_janitor
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ class ServiceDefinition:
     # Loops of the service's own (e.g. matching's expiry of overdue proposals), run and restarted
     # like the relay and the consumer, alongside them.
     background: Sequence[Callable[["Runtime"], Awaitable[None]]] = ()
+    # The service's own finished rows the janitor purges, from its settings (shared.retention).
+    retention: Callable[[ServiceSettings], Sequence[Retention]] | None = None
 
 
 @dataclass
@@ -120,6 +122,7 @@ def create_service_app(
                 runtime.settings.outbox_retention_days,
                 runtime.settings.inbox_retention_days,
                 runtime.settings.purge_every_seconds,
+                definition.retention(runtime.settings) if definition.retention else (),
             )
             tasks.append(asyncio.create_task(_supervised("janitor", janitor)))
             for loop in definition.background:

@@ -6,6 +6,7 @@ from services.notifications.api import router
 from services.notifications.handlers import HANDLERS
 from services.notifications.mailer import digest_regularly, send_regularly
 from services.notifications.models import NotificationsTable
+from services.notifications.retention import retention
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.sender import send_webhooks
 from shared.contracts.notifications import EVENTS as NOTIFICATIONS_EVENTS
@@ -22,4 +23,5 @@ DEFINITION = ServiceDefinition(
     produces=NOTIFICATIONS_EVENTS,
     handlers=HANDLERS,
     background=(send_regularly, digest_regularly, send_webhooks),
+    retention=retention,  # type: ignore[arg-type]
 )

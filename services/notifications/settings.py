@@ -38,6 +38,12 @@ class NotificationsSettings(WebhookSettings):
     digest_every_seconds: float = Field(
         60, gt=0, description="look for ended digest periods this often"
     )
+    sent_retention_days: float = Field(
+        90,
+        gt=0,
+        description="keep sent emails and delivered webhook deliveries (with their attempts) "
+        "this long; failed ones stay",
+    )
     stream_poll_seconds: float = Field(
         2.0, gt=0, description="a live stream also looks for others' writes this often"
     )
