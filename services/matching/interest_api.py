@@ -117,8 +117,18 @@ async def _load_visible(
     return interest
 
 
-def _public(interest: PartnershipInterest) -> InterestPublic:
-    return InterestPublic.model_validate(interest)
+def _answer_days(request: Request) -> int:
+    days: int = request.app.state.runtime.settings.interest_answer_days
+    return days
+
+
+# The service's MATCHING_INTEREST_ANSWER_DAYS, which every answer shows as `answer_by`.
+AnswerDays = Annotated[int, Depends(_answer_days)]
+
+
+def _public(interest: PartnershipInterest, answer_days: int) -> InterestPublic:
+    deadline = interests.answer_by(interest.status, interest.expressed_at, answer_days)
+    return InterestPublic.model_validate(interest, update={"answer_by": deadline})
 
 
 @router.post("/interests", status_code=201, response_model=InterestPublic, responses=_RESPONSES)
@@ -127,13 +137,15 @@ async def express_interest(
     session: SessionDep,
     request: Request,
     speaker: Speaker,
+    answer_days: AnswerDays,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """The asking city (its officer, or its mandated network's) asks another city to partner on
     a need: one of its own (a request, optionally naming an offer of the other city's) or one of
     the other's (an offer to help, optionally naming one of its offers). Both cities must be
     known, and a city in a conflict zone only takes part once the preconditions of city
-    diplomacy hold. The city asked hears of it (PartnershipInterestExpressed)."""
+    diplomacy hold. The city asked hears of it (PartnershipInterestExpressed), and has until
+    `answer_by` (MATCHING_INTEREST_ANSWER_DAYS) to answer, or it expires."""
     # One expression of interest about a need is written at a time (PostgreSQL): a retry with
     # the same Idempotency-Key waits for the first and replays its answer, rather than being
     # refused as a second expression of interest.
@@ -196,7 +208,7 @@ async def express_interest(
             now=now,
         )
         await session.flush()
-        return _public(interest)
+        return _public(interest, answer_days)
 
     return await idempotent(session, request, idempotency_key, body, express)
 
@@ -233,7 +245,11 @@ def _check_side(city_id: uuid.UUID, expected: uuid.UUID, who: str, what: str) ->
     "/interests/{interest_id}/answers", response_model=InterestPublic, responses=_RESPONSES
 )
 async def answer_interest(
-    interest_id: uuid.UUID, body: InterestAnswerCreate, session: SessionDep, speaker: Speaker
+    interest_id: uuid.UUID,
+    body: InterestAnswerCreate,
+    session: SessionDep,
+    speaker: Speaker,
+    answer_days: AnswerDays,
 ) -> InterestPublic:
     """The city asked accepts or declines (saying why). Idempotent by design: the same answer
     again returns it unchanged; another answer is refused with the current state."""
@@ -254,14 +270,18 @@ async def answer_interest(
             speaker,
             body.message,
         )
-    return _public(interest)
+    return _public(interest, answer_days)
 
 
 @router.post(
     "/interests/{interest_id}/withdrawal", response_model=InterestPublic, responses=_RESPONSES
 )
 async def withdraw_interest(
-    interest_id: uuid.UUID, body: InterestWithdrawalCreate, session: SessionDep, speaker: Speaker
+    interest_id: uuid.UUID,
+    body: InterestWithdrawalCreate,
+    session: SessionDep,
+    speaker: Speaker,
+    answer_days: AnswerDays,
 ) -> InterestPublic:
     """The asking city withdraws, open or accepted, until it became an agreement. Idempotent by
     design: withdrawing again returns it unchanged."""
@@ -279,20 +299,21 @@ async def withdraw_interest(
             speaker,
             body.reason,
         )
-    return _public(interest)
+    return _public(interest, answer_days)
 
 
 @router.get("/interests/{interest_id}", response_model=InterestPublic, responses=_RESPONSES)
 async def get_interest(
-    interest_id: uuid.UUID, session: SessionDep, reader: Reader
+    interest_id: uuid.UUID, session: SessionDep, reader: Reader, answer_days: AnswerDays
 ) -> InterestPublic:
-    return _public(await _load_visible(session, reader, interest_id))
+    return _public(await _load_visible(session, reader, interest_id), answer_days)
 
 
 @router.get("/interests", response_model=list[InterestPublic])
 async def list_interests(
     session: SessionDep,
     reader: Reader,
+    answer_days: AnswerDays,
     city_id: Annotated[
         uuid.UUID, Query(description="expressions of interest this city sent or got")
     ],
@@ -329,4 +350,4 @@ async def list_interests(
     query = query.order_by(
         col(PartnershipInterest.expressed_at).desc(), col(PartnershipInterest.id)
     ).limit(limit)
-    return [_public(row) for row in (await session.exec(query)).all()]
+    return [_public(row, answer_days) for row in (await session.exec(query)).all()]

@@ -61,6 +61,12 @@ def unanswered_since(now: datetime, answer_days: int) -> datetime:
     return now - timedelta(days=answer_days)
 
 
+def answer_by(status: InterestStatus, expressed_at: datetime, answer_days: int) -> datetime | None:
+    """Until when the city asked may answer (at the next expiry run after it, it expires); None
+    once it is not open any more."""
+    return expressed_at + timedelta(days=answer_days) if status is InterestStatus.OPEN else None
+
+
 def expiry_reason(answer_days: int) -> str:
     return f"not answered within {answer_days} days; the asking city may ask anew"
 

@@ -505,6 +505,10 @@ class InterestPublic(SQLModel):
     message: str
     expressed_by_subject: str
     expressed_at: datetime
+    answer_by: datetime | None = Field(
+        description="while it is open: the city asked answers by then, or it expires "
+        "(MATCHING_INTEREST_ANSWER_DAYS after it was expressed)"
+    )
     answer_message: str | None
     answered_by_subject: str | None
     answered_at: datetime | None

@@ -367,16 +367,19 @@ async def test_an_unanswered_interest_expires_and_both_cities_hear_of_it(
     answered = await expressed(matching, lome, dakar, need)
     assert (await answer(matching, answered, dakar, "accept")).status_code == 200
     expressed_at = datetime.fromisoformat(unanswered["expressed_at"])
-    # The default: MATCHING_INTEREST_ANSWER_DAYS, 30 days to answer.
+    # The default: MATCHING_INTEREST_ANSWER_DAYS, 30 days to answer, shown while it is open.
     assert matching.runtime.settings.interest_answer_days == 30
-
     due = expressed_at + timedelta(days=30)
+    assert datetime.fromisoformat(unanswered["answer_by"]) == due
+    read = await matching.client.get(f"/interests/{answered['id']}", headers=officer(dakar))
+    assert read.json()["answer_by"] is None  # answered: no deadline any more
+
     assert await expiry_run(matching, due - timedelta(seconds=1)) == []
     assert await expiry_run(matching, due) == [unanswered["id"]]  # not the accepted one
     assert await expiry_run(matching, due + timedelta(days=400)) == []  # once only
 
     read = await matching.client.get(f"/interests/{unanswered['id']}", headers=officer(lyon))
-    assert read.json()["status"] == "expired"
+    assert (read.json()["status"], read.json()["answer_by"]) == ("expired", None)
     assert read.json()["end_reason"].startswith("not answered within 30 days")
     late = await answer(matching, unanswered, lyon, "accept")
     assert late.status_code == 409 and "is expired; it cannot be answered" in late.text

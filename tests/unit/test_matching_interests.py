@@ -22,6 +22,7 @@ from services.matching.interests import (
     InterestState,
     InterestStatus,
     answer,
+    answer_by,
     check_expression,
     check_may_become_agreement,
     closable,
@@ -136,6 +137,10 @@ def test_an_expired_expression_of_interest_is_over() -> None:
 def test_an_expression_of_interest_expires_after_the_days_to_answer() -> None:
     now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
     assert unanswered_since(now, 30) == datetime(2027, 5, 2, 12, 0, tzinfo=UTC)
+    # What the city asked is shown: the same instant, seen from the day it was expressed.
+    expressed = unanswered_since(now, 30)
+    assert answer_by(IS.OPEN, expressed, 30) == now
+    assert all(answer_by(s, expressed, 30) is None for s in IS if s is not IS.OPEN)
     assert expiry_reason(30).startswith("not answered within 30 days")
 
 
