@@ -4,9 +4,9 @@ caused it commit together, or neither does).
 
 - **A need or an offer withdrawn.** Suggestions need nothing: they are computed from the read
   model's open needs and offers only. A *proposed* agreement linking it is blocked (it can no
-  longer be accepted; its parties can still reject it, or let it expire, and propose anew) and
-  `AgreementBlocked` tells them. An accepted or active agreement is left alone: the work was
-  agreed, and an accepted agreement blocked for good could never leave its state. Expressions of
+  longer be accepted; its parties can still reject or withdraw it, or let it expire, and propose
+  anew) and `AgreementBlocked` tells them. An accepted or active agreement is left alone: the
+  work was agreed with what the need was then. Expressions of
   interest on it that are still open (or accepted, not yet an agreement) are closed.
 - **A conflict phase escalated to active conflict** (a city in a `conflict_zone` whose latest
   assessment says `active`; a zone of peace is not: it is where the report says city diplomacy
@@ -15,7 +15,8 @@ caused it commit together, or neither does).
   suspended by the platform, the reason recorded; its *proposed* and *accepted* ones are
   blocked from being accepted or activated. When a later assessment leaves the active phase,
   those blocks are lifted (`AgreementUnblocked`); suspended agreements stay suspended until a
-  party resumes them, deliberately.
+  party resumes them, deliberately. A conflict that does not de-escalate leaves the parties a
+  way out: they withdraw a blocked agreement (or terminate a suspended one).
 
 Idempotent and order-tolerant: a reaction runs only when the read model applied a change (an
 older event changes nothing), a block is keyed by its cause and added once, an escalation is a
