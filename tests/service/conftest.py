@@ -9,6 +9,7 @@ import pytest
 
 from services.funding.app import DEFINITION as FUNDING
 from services.funding.ledger import store as ledger
+from services.funding.transparency.allocation import allocation_problems
 from services.matching.app import DEFINITION as MATCHING
 from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.registry.app import DEFINITION as REGISTRY
@@ -36,9 +37,11 @@ notifications = _service_fixture(NOTIFICATIONS)
 
 @pytest.fixture(name="funding")
 async def funding(new_database: DatabaseFactory) -> AsyncIterator[ServiceUnderTest]:
-    """The funding service, with its ledger's invariants checked after every test."""
+    """The funding service, with its ledger's invariants and its allocations (which receipts
+    paid for each tranche) checked against each other after every test."""
     settings = FUNDING.settings(database_url=await new_database(FUNDING.name))
     async with serve(FUNDING, settings) as service:
         yield service
         async with service.runtime.sessions() as session:
             assert await ledger.invariant_violations(session) == []
+            assert await allocation_problems(session) == []

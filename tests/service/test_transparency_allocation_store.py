@@ -8,7 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.funding.ledger import accounts
+from services.funding.ledger import store as ledger
+from services.funding.ledger.accounts import MovementKind
+from services.funding.ledger.store import LedgerMovement
 from services.funding.transparency import allocation
 from services.funding.transparency.allocation import Allocation, EarmarkedFundsInsufficient, Tier
 from shared.errors import Conflict
@@ -34,50 +39,65 @@ async def fund_with_receipts(funding: ServiceUnderTest) -> tuple[uuid.UUID, list
     return uuid.UUID(fund["id"]), receipts
 
 
-async def allocate(
-    funding: ServiceUnderTest, fund_id: uuid.UUID, tranche_id: uuid.UUID, amount: int
-):  # type: ignore[no-untyped-def]
-    async with funding.runtime.sessions() as session:
-        rows = await allocation.allocate(
-            session,
-            fund_id=fund_id,
-            tranche_id=tranche_id,
-            agreement_id=AGREEMENT,
-            amount_minor=amount,
-            currency="EUR",
-        )
-        await session.commit()
+async def allocate_in(
+    session: AsyncSession, fund_id: uuid.UUID, tranche_id: uuid.UUID, amount: int
+) -> list[tuple[uuid.UUID, int, str]]:
+    rows = await allocation.allocate(
+        session,
+        fund_id=fund_id,
+        tranche_id=tranche_id,
+        agreement_id=AGREEMENT,
+        amount_minor=amount,
+        currency="EUR",
+    )
     return [(row.receipt_id, row.amount_minor, row.tier) for row in rows]
+
+
+async def pay(
+    funding: ServiceUnderTest, fund_id: uuid.UUID, tranche_id: uuid.UUID, amount: int
+) -> list[tuple[uuid.UUID, int, str]]:
+    """A tranche paid as grants pays it: committed, disbursed and allocated in one
+    transaction (the ledger movements written directly, naming the tranche)."""
+    async with funding.runtime.sessions() as session:
+        for kind, lines in (
+            (MovementKind.COMMITMENT, accounts.commitment(amount, "EUR")),
+            (MovementKind.DISBURSEMENT, accounts.disbursement(amount, "EUR")),
+        ):
+            movement = LedgerMovement(
+                fund_id=fund_id, kind=kind, recorded_by="test", tranche_id=tranche_id
+            )
+            await ledger.post(session, movement, lines)
+        shares = await allocate_in(session, fund_id, tranche_id, amount)
+        await session.commit()
+    return shares
 
 
 async def test_receipts_pay_net_of_the_fee_and_what_one_tranche_took_the_next_cannot(
     funding: ServiceUnderTest,
 ) -> None:
     fund_id, (plain, earmarked) = await fund_with_receipts(funding)
-    assert await allocate(funding, fund_id, uuid.uuid4(), 600_00) == [
+    assert await pay(funding, fund_id, uuid.uuid4(), 600_00) == [
         (earmarked, 490_00, "agreement"),
         (plain, 110_00, "unearmarked"),
     ]
-    assert await allocate(funding, fund_id, uuid.uuid4(), 870_00) == [
-        (plain, 870_00, "unearmarked")
-    ]
+    assert await pay(funding, fund_id, uuid.uuid4(), 870_00) == [(plain, 870_00, "unearmarked")]
     with pytest.raises(EarmarkedFundsInsufficient, match=r"have 0\.00 EUR unallocated"):
-        await allocate(funding, fund_id, uuid.uuid4(), 1)
+        await pay(funding, fund_id, uuid.uuid4(), 1)
 
 
 async def test_a_tranche_is_paid_for_once(funding: ServiceUnderTest) -> None:
     fund_id, _ = await fund_with_receipts(funding)
     tranche = uuid.uuid4()
-    await allocate(funding, fund_id, tranche, 100_00)
+    await pay(funding, fund_id, tranche, 100_00)
     with pytest.raises(Conflict, match=f"tranche {tranche} is already paid for"):
-        await allocate(funding, fund_id, tranche, 100_00)
+        await pay(funding, fund_id, tranche, 100_00)
 
 
 async def test_the_database_refuses_to_change_or_remove_allocations(
     funding: ServiceUnderTest,
 ) -> None:
     fund_id, _ = await fund_with_receipts(funding)
-    await allocate(funding, fund_id, uuid.uuid4(), 100_00)
+    await pay(funding, fund_id, uuid.uuid4(), 100_00)
     async with funding.runtime.sessions() as session:
         for statement in (
             "UPDATE fund_allocations SET amount_minor = 1",
@@ -91,14 +111,14 @@ async def test_the_database_refuses_to_change_or_remove_allocations(
 async def test_allocations_that_disagree_with_the_ledger_are_reported(
     funding: ServiceUnderTest,
 ) -> None:
-    """Allocations made without a payment in the ledger (as here: no tranche was paid) are what
-    allocation_problems exists to catch, and so is a receipt paying out more than it brought."""
+    """Allocations without a payment in the ledger are what allocation_problems exists to catch,
+    and so is a receipt paying out more than it brought (written, never committed, here)."""
     fund_id, (plain, _) = await fund_with_receipts(funding)
     async with funding.runtime.sessions() as session:
         assert await allocation.allocation_problems(session) == []
     tranche = uuid.uuid4()
-    await allocate(funding, fund_id, tranche, 100_00)
-    async with funding.runtime.sessions() as session:
+    async with funding.runtime.sessions() as session:  # rolled back at the end
+        await allocate_in(session, fund_id, tranche, 100_00)  # and no payment in the ledger
         session.add(
             Allocation(
                 fund_id=fund_id,
