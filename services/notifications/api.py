@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
@@ -38,8 +39,14 @@ from services.notifications.models import (
     UnreadCount,
 )
 from services.notifications.notices import NOTICES
+from services.notifications.unsubscribe import (
+    UnsubscribeLinks,
+    confirmation_page,
+    done_page,
+    email_off,
+)
 from services.notifications.webhooks.api import router as webhooks_router
-from shared.auth import Caller, Principal, Role, allow
+from shared.auth import PUBLIC, Caller, Principal, Role, allow
 from shared.db import READ_ONLY, utcnow
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.service import SessionDep
@@ -320,3 +327,42 @@ async def notification_stream(
             cursor = row.seq
         if not rows:
             await NEW_NOTIFICATIONS.wait(poll)
+
+
+def _links(request: Request) -> UnsubscribeLinks:
+    return UnsubscribeLinks(request.app.state.runtime.settings.unsubscribe_keys)
+
+
+_BAD_LINK = {400: {"description": "the link is not one we signed (cut short or altered)"}}
+
+
+@router.get(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(PUBLIC)],
+    responses=_BAD_LINK,
+)
+async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    """The page an email's unsubscribe link opens: it asks to confirm (a GET changes nothing,
+    since mail scanners open links by themselves). The link itself is the proof of who asks."""
+    return HTMLResponse(confirmation_page(_links(request).read(token)))
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(PUBLIC)],
+    responses=_BAD_LINK,
+)
+async def unsubscribe(token: str, session: SessionDep, request: Request) -> HTMLResponse:
+    """Turn email off for the event types the email told of, for its recipient: one-click from
+    the mail client (RFC 8058, body `List-Unsubscribe=One-Click`, which needs no reading) or
+    the page's button. Idempotent: again, it changes nothing more. The app keeps them."""
+    asked = _links(request).read(token)
+    row = await session.get(Preference, asked.subject, with_for_update=True)
+    row = row or Preference(subject=asked.subject)
+    row.subscriptions = email_off(row.subscriptions, asked.event_types)
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.commit()
+    return HTMLResponse(done_page(asked))

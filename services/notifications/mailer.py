@@ -13,6 +13,7 @@ recipient, email): one digest per period, whoever runs the loop and however ofte
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -38,6 +39,7 @@ from services.notifications.models import DIGEST_TYPE, Delivery, DeliveryStatus,
 from services.notifications.notices import NOTICES
 from services.notifications.rendering import Message, digest_email, email_of, render
 from services.notifications.settings import NotificationsSettings
+from services.notifications.unsubscribe import UnsubscribeLinks
 from shared.db import utcnow
 from shared.service import Runtime
 
@@ -75,15 +77,21 @@ async def claim(
         return await session.get(Delivery, delivery_id)
 
 
-async def render_delivery(session: AsyncSession, delivery: Delivery) -> tuple[Message, str | None]:
-    """The email of a delivery in its recipient's language now, and the language whose
-    template was missing (English was used), if any."""
+@dataclass(frozen=True)
+class Email:
+    message: Message
+    missing_language: str | None  # the recipient's, when a template was missing (English used)
+    event_types: tuple[str, ...]  # what it tells of: what its unsubscribe link turns off
+
+
+async def render_delivery(session: AsyncSession, delivery: Delivery) -> Email:
+    """The email of a delivery in its recipient's language now."""
     preference = await session.get(Preference, delivery.recipient)
     chosen = preference.language if preference else None
     language = await language_of(session, delivery.recipient, chosen)
     if delivery.event_type != DIGEST_TYPE:
         rendered = render(NOTICES[delivery.event_type], language, delivery.view)
-        return email_of(rendered), rendered.missing_language
+        return Email(email_of(rendered), rendered.missing_language, (delivery.event_type,))
     items = (
         await session.exec(
             select(Delivery)
@@ -95,12 +103,14 @@ async def render_delivery(session: AsyncSession, delivery: Delivery) -> tuple[Me
     digest = Digest(delivery.view["digest"])
     start = digest_period(digest, delivery.occurred_at)[0]
     missing = next((r.missing_language for r in renders if r.missing_language), None)
-    return digest_email(renders, digest, start, language), missing
+    types = tuple(sorted({item.event_type for item in items}))
+    return Email(digest_email(renders, digest, start, language), missing, types)
 
 
 def compose(
-    settings: NotificationsSettings, delivery: Delivery, to: str, message: Message
+    settings: NotificationsSettings, delivery: Delivery, to: str, content: Email
 ) -> EmailMessage:
+    message = content.message
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = to
@@ -108,6 +118,12 @@ def compose(
     email["Date"] = format_datetime(utcnow())
     email["Message-ID"] = message_id(delivery.id, settings.message_id_domain)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
+    link_token = UnsubscribeLinks(settings.unsubscribe_keys).token(
+        delivery.recipient, content.event_types
+    )
+    email["List-Unsubscribe"] = f"<{settings.public_base_url.rstrip('/')}/unsubscribe/{link_token}>"
+    # RFC 8058: mail clients may unsubscribe with one POST, no page to visit.
+    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     return email
@@ -140,13 +156,16 @@ async def deliver(
     """Send one claimed delivery and record the outcome."""
     async with sessions() as session:
         preference = await session.get(Preference, delivery.recipient)
-        message, missing = await render_delivery(session, delivery)
-    outcome: dict[str, object] = {"claimed_until": None, "missing_language": missing}
+        content = await render_delivery(session, delivery)
+    outcome: dict[str, object] = {
+        "claimed_until": None,
+        "missing_language": content.missing_language,
+    }
     if preference is None or preference.email is None:
         outcome |= {"status": DeliveryStatus.SKIPPED, "last_error": "no email address any more"}
     else:
         try:
-            await send_email(settings, compose(settings, delivery, preference.email, message))
+            await send_email(settings, compose(settings, delivery, preference.email, content))
             outcome |= {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "last_error": None}
         except PermanentFailure as exc:
             outcome |= {"status": DeliveryStatus.FAILED, "last_error": str(exc)[:500]}

@@ -1,8 +1,13 @@
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.notifications.keys import (
+    DEV_UNSUBSCRIBE_KEY,
+    NEW_UNSUBSCRIBE_KEY,
+    refuse_outside_development,
+)
 from services.notifications.webhooks.settings import WebhookSettings
 
 # The development mail sink of `make run` (services/notifications/mailsink.py) listens here.
@@ -38,6 +43,15 @@ class NotificationsSettings(WebhookSettings):
     digest_every_seconds: float = Field(
         60, gt=0, description="look for ended digest periods this often"
     )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8004",
+        description="where people reach this service: the start of the unsubscribe links",
+    )
+    unsubscribe_keys: SecretStr = Field(
+        SecretStr(DEV_UNSUBSCRIBE_KEY),
+        description="comma-separated keys (32 characters or more) signing unsubscribe links: "
+        f"the first signs, any verifies ({NEW_UNSUBSCRIBE_KEY})",
+    )
     sent_retention_days: float = Field(
         90,
         gt=0,
@@ -47,3 +61,14 @@ class NotificationsSettings(WebhookSettings):
     stream_poll_seconds: float = Field(
         2.0, gt=0, description="a live stream also looks for others' writes this often"
     )
+
+    @model_validator(mode="after")
+    def _no_dev_unsubscribe_key(self) -> Self:
+        refuse_outside_development(
+            self.environment,
+            self.unsubscribe_keys,
+            DEV_UNSUBSCRIBE_KEY,
+            "NOTIFICATIONS_UNSUBSCRIBE_KEYS",
+            NEW_UNSUBSCRIBE_KEY,
+        )
+        return self

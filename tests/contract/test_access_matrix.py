@@ -181,6 +181,9 @@ DECISIONS: dict[str, dict[str, str]] = {
         "POST /me/notifications/read": ANY,
         "GET /me/notifications/stream": ANY,
         "GET /me/emails": ANY,
+        # An email's unsubscribe link: the signed token in it is the proof of who asks.
+        "GET /unsubscribe/{token}": PUBLIC,
+        "POST /unsubscribe/{token}": PUBLIC,
     },
 }
 

@@ -154,8 +154,8 @@ async def test_a_crash_between_sending_and_recording_repeats_only_that_email_wit
         claimed = await mailer.claim(sessions, first.id, settings.sender_lease_seconds)
         assert claimed is not None
         async with sessions() as session:
-            message, _ = await mailer.render_delivery(session, claimed)
-        await mailer.send_email(settings, mailer.compose(settings, claimed, LYON_MAIL, message))
+            content = await mailer.render_delivery(session, claimed)
+        await mailer.send_email(settings, mailer.compose(settings, claimed, LYON_MAIL, content))
         # Another sender: the first is still claimed; the second goes.
         assert await mailing.send_due() == 1
         await asyncio.sleep(0.6)  # the dead sender's lease lapses
@@ -247,3 +247,46 @@ async def test_a_queued_email_wakes_the_sender_long_before_its_poll(mailing: Mai
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
     assert message["To"] == LYON_MAIL
+
+
+async def test_the_unsubscribe_link_turns_that_event_type_s_email_off_in_one_click(
+    mailing: Mailing,
+) -> None:
+    officer = await mailing.lyon_hears({"email": LYON_MAIL}, "first")
+    with mailing.smtp_up():
+        assert await mailing.send_due() == 1
+    [message] = mailing.received()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = message["List-Unsubscribe"].strip()
+    base = f"<{mailing.settings.public_base_url}/unsubscribe/"
+    assert link.startswith(base) and link.endswith(">")
+    path = link[len("<" + mailing.settings.public_base_url) : -1]
+    client = mailing.notifications.client
+
+    async def subscription() -> dict[str, bool]:
+        mine = await client.get("/me/preferences", headers=bearer(subject=officer))
+        return mine.json()["subscriptions"]["AgreementProposed"]
+
+    # Opening the link (a mail scanner would) only asks to confirm.
+    page = await client.get(path)
+    assert page.status_code == 200 and '<form method="post">' in page.text
+    assert await subscription() == {"in_app": True, "email": True}
+
+    one_click = {"content-type": "application/x-www-form-urlencoded"}
+    for _ in range(2):  # the mail client's POST, then a repeat: the same outcome
+        done = await client.post(path, content="List-Unsubscribe=One-Click", headers=one_click)
+        assert done.status_code == 200 and "Unsubscribed" in done.text
+    assert await subscription() == {"in_app": True, "email": False}
+    preferences = await client.get("/me/preferences", headers=bearer(subject=officer))
+    assert preferences.json()["email"] == LYON_MAIL  # the other types are still emailed
+
+    lome = (await mailing.registry.events("CityRegistered"))[0].data["city_id"]
+    lyon = (await mailing.registry.events("CityRegistered"))[1].data["city_id"]
+    await propose(mailing.matching, (lome, str(uuid.uuid4())), lyon, "second")
+    await mailing.notifications.deliver(*await mailing.matching.events())
+    assert len(await mailing.deliveries()) == 1  # no email for the second proposal
+
+    payload, _, signature = path.removeprefix("/unsubscribe/").partition(".")
+    for forged in (f"{payload}.{signature[:-2]}", f"{payload[:-2]}.{signature}", "nonsense"):
+        refused = await client.post(f"/unsubscribe/{forged}")
+        assert refused.status_code == 400 and "PUT /me/preferences" in refused.json()["detail"]

@@ -28,11 +28,11 @@ from starlette.routing import Route
 
 from services.notifications.app import DEFINITION
 from services.notifications.domain import Audience, RecipientKind
+from services.notifications.keys import DEV_SECRET_KEY
 from services.notifications.models import NotificationsTable
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.api import dns_resolver
-from services.notifications.webhooks.dev_keys import DEV_SECRET_KEY
 from services.notifications.webhooks.dispatch import enqueue
 from services.notifications.webhooks.models import WebhookEndpoint
 from services.notifications.webhooks.network import Destination, post, system_resolver
@@ -771,19 +771,19 @@ async def test_secrets_move_to_a_new_key_and_the_old_key_can_go(
 ) -> None:
     endpoint = await webhooks.register(receiver.url)
     sessions = webhooks.service.runtime.sessions
-    new_key = SecretStr(Fernet.generate_key().decode())
-    assert await reseal_all(sessions, SecretBox([new_key, SecretStr(DEV_SECRET_KEY)])) == 1
+    new_key = Fernet.generate_key().decode()
+    assert await reseal_all(sessions, SecretBox(SecretStr(f"{new_key},{DEV_SECRET_KEY}"))) == 1
 
     async with sessions() as session:
         row = await session.get(WebhookEndpoint, uuid.UUID(endpoint["id"]))
     assert row is not None
-    assert SecretBox([new_key]).open(row.sealed_secret) == endpoint["secret"]
+    assert SecretBox(SecretStr(new_key)).open(row.sealed_secret) == endpoint["secret"]
     with pytest.raises(RuntimeError, match="put that key back"):
-        SecretBox([SecretStr(DEV_SECRET_KEY)]).open(row.sealed_secret)
+        SecretBox(SecretStr(DEV_SECRET_KEY)).open(row.sealed_secret)
 
     # A sender holding only the new key signs with the same secret as before.
     settings = webhooks.service.runtime.settings.model_copy(
-        update={"webhook_secret_keys": [new_key]}
+        update={"webhook_secret_keys": SecretStr(new_key)}
     )
     receiver.secrets = [endpoint["secret"]]
     await webhooks.fund_created()

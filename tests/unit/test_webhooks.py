@@ -3,6 +3,7 @@ Standard Webhooks library verifies, the retry schedule, disabling, and what a re
 
 import json
 import re
+import secrets
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,15 +12,17 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.notifications.domain import Audience, RecipientKind
+from services.notifications.keys import DEV_SECRET_KEY, DEV_UNSUBSCRIBE_KEY
 from services.notifications.settings import NotificationsSettings
+from services.notifications.unsubscribe import UnsubscribeLinks
 from services.notifications.webhooks import domain
-from services.notifications.webhooks.dev_keys import DEV_SECRET_KEY
 from services.notifications.webhooks.dispatch import cloudevent_body
 from services.notifications.webhooks.network import check_destination
+from services.notifications.webhooks.sealing import SecretBox
 from shared.auth import Grant, Principal
 from shared.contracts.funding import CONTRIBUTION_PLEDGED
 from shared.contracts.registry.conflict import CONFLICT_PROFILE_ASSESSED
@@ -241,12 +244,23 @@ def _non_development(**fields: object) -> NotificationsSettings:
     )
 
 
-def test_outside_development_the_committed_secret_key_is_refused() -> None:
-    with pytest.raises(ValidationError, match="refuses the development webhook secret key"):
-        _non_development()
-    own = Fernet.generate_key().decode()
-    with pytest.raises(ValidationError, match="NOTIFICATIONS_WEBHOOK_SECRET_KEYS"):
-        _non_development(webhook_secret_keys=[own, DEV_SECRET_KEY])  # not even to decrypt
-    assert _non_development(webhook_secret_keys=[own]).webhook_secret_keys[0].get_secret_value()
-    with pytest.raises(ValidationError, match="key 2 of NOTIFICATIONS_WEBHOOK_SECRET_KEYS is not"):
-        _non_development(webhook_secret_keys=[own, "hunter2"])
+def test_outside_development_the_committed_keys_are_refused() -> None:
+    own_secret_key, own_link_key = Fernet.generate_key().decode(), secrets.token_urlsafe(32)
+    mine = {"webhook_secret_keys": own_secret_key, "unsubscribe_keys": own_link_key}
+    assert _non_development(**mine).webhook_secret_keys.get_secret_value() == own_secret_key
+    for field, dev, variable in [
+        ("webhook_secret_keys", DEV_SECRET_KEY, "NOTIFICATIONS_WEBHOOK_SECRET_KEYS"),
+        ("unsubscribe_keys", DEV_UNSUBSCRIBE_KEY, "NOTIFICATIONS_UNSUBSCRIBE_KEYS"),
+    ]:
+        refused = f"refuses the development key in {variable}"
+        with pytest.raises(ValidationError, match=refused):
+            _non_development(**(mine | {field: dev}))
+        with pytest.raises(ValidationError, match=refused):  # not even as an old key
+            _non_development(**(mine | {field: f"{mine[field]},{dev}"}))
+
+
+def test_a_key_that_is_not_one_is_named() -> None:
+    with pytest.raises(ValueError, match="key 2 of NOTIFICATIONS_WEBHOOK_SECRET_KEYS is not"):
+        SecretBox(SecretStr(f"{Fernet.generate_key().decode()},hunter2"))
+    with pytest.raises(ValueError, match="NOTIFICATIONS_UNSUBSCRIBE_KEYS needs 32 characters"):
+        UnsubscribeLinks(SecretStr("short"))

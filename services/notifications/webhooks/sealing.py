@@ -1,12 +1,11 @@
 """Webhook signing secrets at rest. Signing needs the secret itself (HMAC), so it cannot be
 hashed: it is encrypted (Fernet: AES-128-CBC with an HMAC-SHA256, and a timestamp) with the first
-key of NOTIFICATIONS_WEBHOOK_SECRET_KEYS, and any key of the list decrypts. Rotating the key: put
-a new one first, keep the old one after it, run `--reseal` (every stored secret is encrypted
-again with the new key), then drop the old key."""
+key of NOTIFICATIONS_WEBHOOK_SECRET_KEYS (comma-separated), and any key of the list decrypts.
+Rotating the key: put a new one first, keep the old one after it, run `--reseal` (every stored
+secret is encrypted again with the new key), then drop the old key."""
 
 import argparse
 import asyncio
-from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -15,14 +14,26 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.keys import NEW_SECRET_KEY, key_list
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.models import WebhookEndpoint
 from shared import db
 
 
 class SecretBox:
-    def __init__(self, keys: Sequence[SecretStr]) -> None:
-        self._fernet = MultiFernet([Fernet(key.get_secret_value()) for key in keys])
+    def __init__(self, keys: SecretStr) -> None:
+        fernets = []
+        for number, key in enumerate(key_list(keys), start=1):
+            try:
+                fernets.append(Fernet(key))
+            except ValueError:
+                raise ValueError(
+                    f"key {number} of NOTIFICATIONS_WEBHOOK_SECRET_KEYS is not a Fernet key (32 "
+                    f"url-safe base64-encoded bytes): make one with {NEW_SECRET_KEY}"
+                ) from None
+        if not fernets:
+            raise ValueError(f"NOTIFICATIONS_WEBHOOK_SECRET_KEYS is empty: {NEW_SECRET_KEY}")
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode("utf-8")).decode("ascii")

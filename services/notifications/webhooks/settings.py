@@ -3,10 +3,13 @@ seconds so that tests can run the whole schedule in a second."""
 
 from typing import Self
 
-from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from services.notifications.webhooks.dev_keys import DEV_SECRET_KEY
+from services.notifications.keys import (
+    DEV_SECRET_KEY,
+    NEW_SECRET_KEY,
+    refuse_outside_development,
+)
 from shared.settings import ServiceSettings
 
 
@@ -29,39 +32,21 @@ class WebhookSettings(ServiceSettings):
         24 * 3600, ge=0, description="how long a rotated-out secret still signs"
     )
 
-    webhook_secret_keys: list[SecretStr] = Field(
-        [SecretStr(DEV_SECRET_KEY)],
-        min_length=1,
-        description="Fernet keys (JSON list) encrypting signing secrets at rest: the first "
-        "encrypts, any decrypts (python -m services.notifications.webhooks.sealing --new-key)",
+    webhook_secret_keys: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY),
+        description="comma-separated Fernet keys encrypting signing secrets at rest: the first "
+        f"encrypts, any decrypts ({NEW_SECRET_KEY})",
     )
-
-    @field_validator("webhook_secret_keys")
-    @classmethod
-    def _are_fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
-        for number, key in enumerate(keys, start=1):
-            try:
-                Fernet(key.get_secret_value())
-            except ValueError:
-                raise ValueError(
-                    f"key {number} of NOTIFICATIONS_WEBHOOK_SECRET_KEYS is not a Fernet key (32 "
-                    "url-safe base64-encoded bytes): make one with "
-                    "python -m services.notifications.webhooks.sealing --new-key"
-                ) from None
-        return keys
 
     @model_validator(mode="after")
     def _no_dev_secret_key(self) -> Self:
-        # The committed key decrypts whatever it sealed: outside development it is refused even
-        # as an old key kept for decrypting.
-        if self.environment != "development" and any(
-            key.get_secret_value() == DEV_SECRET_KEY for key in self.webhook_secret_keys
-        ):
-            raise ValueError(
-                f"CX_ENVIRONMENT={self.environment} refuses the development webhook secret key: "
-                "set NOTIFICATIONS_WEBHOOK_SECRET_KEYS to a JSON list of your own keys "
-                "(python -m services.notifications.webhooks.sealing --new-key)"
-            )
+        refuse_outside_development(
+            self.environment,
+            self.webhook_secret_keys,
+            DEV_SECRET_KEY,
+            "NOTIFICATIONS_WEBHOOK_SECRET_KEYS",
+            NEW_SECRET_KEY,
+        )
         return self
 
     @model_validator(mode="after")
