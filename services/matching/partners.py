@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, true
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -272,17 +272,28 @@ async def top_partners(
             ),
         ),
     )
-    domains = (
+
+    def domains_of(kind: ItemKind) -> ColumnElement[str | None]:
+        in_kind = case((KnownNeedOffer.kind == kind, KnownNeedOffer.domain))
+        return func.aggregate_strings(in_kind, ",")  # NULLs (the other kind) are left out
+
+    # One row per city, not per item: the domains in which it offers what we need, and needs
+    # what we offer (codes have no commas).
+    they_offer: dict[uuid.UUID, list[str]] = {}
+    they_need: dict[uuid.UUID, list[str]] = {}
+    for city_id, offered, needed in (
         await session.exec(
-            select(KnownNeedOffer.city_id, KnownNeedOffer.kind, KnownNeedOffer.domain)
+            select(
+                KnownNeedOffer.city_id,
+                domains_of(ItemKind.OFFER),
+                domains_of(ItemKind.NEED),
+            )
             .where(theirs)
-            .distinct()
+            .group_by(KnownNeedOffer.city_id)
         )
-    ).all()
-    they_offer: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
-    they_need: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
-    for city_id, kind, domain in domains:
-        (they_offer if kind == ItemKind.OFFER else they_need)[city_id].append(domain)
+    ).all():
+        they_offer[city_id] = offered.split(",") if offered else []
+        they_need[city_id] = needed.split(",") if needed else []
     holders = select(KnownNeedOffer.city_id).where(theirs)
     rows = (
         await session.exec(

@@ -341,27 +341,36 @@ class Bounds:
         us = self._us
         offered = frozenset(they_offer) & self._need_languages.keys()  # the domains that fit
         needed = frozenset(they_need) & self._offer_languages.keys()
-        located = DISTANCE_DOMAINS & (offered | needed) and distance_km(us, them) is not None
-        profile = replace(
-            them,
-            id=them.id if them.id in us.partners else _UNSTATED,
-            name="",
-            languages=them.languages & us.languages,
-            # Where distance counts, at its best (no distance): an upper bound still.
-            latitude=us.latitude if located else None,
-            longitude=us.longitude if located else None,
-            networks=them.networks & us.networks,
-            partners=frozenset(),
-        )
+        located = bool(DISTANCE_DOMAINS & (offered | needed)) and distance_km(us, them) is not None
         none: frozenset[str] = frozenset()
+        # Every field of `City` the score reads (a new one belongs here too), and the domains'
+        # part in it.
         key = (
-            profile,
+            them.id if them.id in us.partners else _UNSTATED,
+            them.country_code,
+            them.is_ldc,
+            them.languages & us.languages,
+            them.networks & us.networks,
+            them.in_conflict_zone,
+            them.readiness,
+            located,
             bool(offered),
             bool(needed),
             none.union(*(self._need_languages[d] for d in offered)),
             none.union(*(self._offer_languages[d] for d in needed)),
         )
         if key not in self._known:
+            profile = replace(
+                them,
+                id=key[0],
+                name="",
+                languages=key[3],
+                networks=key[4],
+                partners=frozenset(),
+                # Where distance counts, at its best (none): an upper bound still.
+                latitude=us.latitude if located else None,
+                longitude=us.longitude if located else None,
+            )
             self._known[key] = best_case(
                 us, profile, offered, needed, self._needs, self._offers, self._weights
             )
