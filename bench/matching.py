@@ -296,7 +296,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--candidates", type=int, default=20, help="offers scored per need")
     parser.add_argument("--queries", type=int, default=3, help="cities asking, per size")
+    parser.add_argument("--part", choices=("all", "assignment", "suggestions"), default="all")
     args = parser.parse_args()
+    started = time.perf_counter()
     steps = 2 if args.quick else 4
     top_cities, top_needs, top_offers = (
         (2500, 12500, 25000) if args.quick else (10000, 50000, 100000)
@@ -307,12 +309,19 @@ def main() -> None:
         "city-exchange matching benchmark (synthetic, seed "
         f"{SEED}): {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
     )
-    print(f"domains {len(DOMAINS)}, countries {len(COUNTRIES)}, ~2% of cities in conflict zones")
-    for line in bench_assignment(assignment_sizes, args.candidates):
-        print(line, flush=True)
-    with tempfile.TemporaryDirectory() as directory:
-        for line in bench_suggestions(suggestion_sizes, args.queries, Path(directory)):
+    print(
+        f"domains {len(DOMAINS)}, countries {len(COUNTRIES)}, ~2% of cities in conflict zones; "
+        "load average at start %.1f (other work on the machine slows every figure alike)"
+        % os.getloadavg()[0]
+    )
+    if args.part in ("all", "assignment"):
+        for line in bench_assignment(assignment_sizes, args.candidates):
             print(line, flush=True)
+    if args.part in ("all", "suggestions"):
+        with tempfile.TemporaryDirectory() as directory:
+            for line in bench_suggestions(suggestion_sizes, args.queries, Path(directory)):
+                print(line, flush=True)
+    print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
