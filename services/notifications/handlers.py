@@ -9,6 +9,8 @@ this needs: names, languages, and who holds which role."""
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,12 +28,14 @@ from services.notifications.domain import (
     Digest,
     Language,
     RecipientKind,
+    View,
     audience_of_role,
     default_language,
     wants,
 )
 from services.notifications.leases import EMAILS_QUEUED
 from services.notifications.models import (
+    AwaitingOfficer,
     CityLanguages,
     CityName,
     Delivery,
@@ -43,7 +47,7 @@ from services.notifications.models import (
     Preference,
     RoleHolder,
 )
-from services.notifications.notices import NOTICES, Names, notice_specs
+from services.notifications.notices import NOTICES, Names, Notice, notice_specs
 from services.notifications.rendering import render
 from services.notifications.webhooks.dispatch import enqueue as enqueue_webhooks
 from shared.auth import REVOCATION_HANDLERS
@@ -183,6 +187,65 @@ async def _expanded(session: AsyncSession, audiences: set[Audience]) -> set[Audi
     }
 
 
+@dataclass(frozen=True)
+class News:
+    """An event as one person is told it: the notice's view for the audience they belong to."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    view: View
+
+
+async def _tell(
+    session: AsyncSession,
+    subject: str,
+    preference: Preference | None,
+    notice: Notice,
+    news: News,
+) -> None:
+    """One person's in-app notification and email of `news`, as their preferences say."""
+    chosen = preference.subscriptions if preference else {}
+    if wants(chosen, news.event_type, Channel.IN_APP, notice.email_by_default):
+        language = await language_of(session, subject, preference.language if preference else None)
+        rendered = render(notice, language, news.view)
+        session.add(
+            Notification(
+                subject=subject,
+                event_id=news.event_id,
+                event_type=news.event_type,
+                title=rendered.subject,
+                body=rendered.text,
+                occurred_at=news.occurred_at,
+            )
+        )
+        session.info[_WROTE_NOTIFICATIONS] = True
+    if (
+        preference
+        and preference.email
+        and wants(chosen, news.event_type, Channel.EMAIL, notice.email_by_default)
+    ):
+        digest = preference.digest is not Digest.IMMEDIATE
+        session.add(
+            Delivery(
+                event_id=news.event_id,
+                recipient=subject,
+                channel=Channel.EMAIL,
+                event_type=news.event_type,
+                view=news.view,
+                occurred_at=news.occurred_at,
+                status=DeliveryStatus.HELD if digest else DeliveryStatus.PENDING,
+            )
+        )
+        if not digest:
+            EMAILS_QUEUED.after_commit(session)
+
+
+# A city's welcome reaches its first officer even when the registrant's RoleGranted arrives
+# after the CityRegistered (AwaitingOfficer).
+_AWAITS_FIRST_OFFICER = frozenset({CITY_REGISTERED.type})
+
+
 async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> None:
     notice = NOTICES[event_.type]
     audiences = await _expanded(session, notice.audiences(payload))
@@ -209,44 +272,20 @@ async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> No
         ).all()
     }
     for subject, audience in holders.items():
-        preference = preferences.get(subject)
-        chosen = preference.subscriptions if preference else {}
-        view = notice.view(payload, names, audience)
-        if wants(chosen, event_.type, Channel.IN_APP, notice.email_by_default):
-            language = await language_of(
-                session, subject, preference.language if preference else None
-            )
-            rendered = render(notice, language, view)
-            session.add(
-                Notification(
-                    subject=subject,
-                    event_id=event_.id,
-                    event_type=event_.type,
-                    title=rendered.subject,
-                    body=rendered.text,
-                    occurred_at=event_.time,
+        news = News(event_.id, event_.type, event_.time, notice.view(payload, names, audience))
+        await _tell(session, subject, preferences.get(subject), notice, news)
+    if event_.type in _AWAITS_FIRST_OFFICER:
+        for audience in audiences:
+            if audience.kind is RecipientKind.CITY and not await recipients(session, [audience]):
+                session.add(
+                    AwaitingOfficer(
+                        city_id=audience.id,
+                        event_id=event_.id,
+                        event_type=event_.type,
+                        view=notice.view(payload, names, audience),
+                        occurred_at=event_.time,
+                    )
                 )
-            )
-            session.info[_WROTE_NOTIFICATIONS] = True
-        if (
-            preference
-            and preference.email
-            and wants(chosen, event_.type, Channel.EMAIL, notice.email_by_default)
-        ):
-            digest = preference.digest is not Digest.IMMEDIATE
-            session.add(
-                Delivery(
-                    event_id=event_.id,
-                    recipient=subject,
-                    channel=Channel.EMAIL,
-                    event_type=event_.type,
-                    view=view,
-                    occurred_at=event_.time,
-                    status=DeliveryStatus.HELD if digest else DeliveryStatus.PENDING,
-                )
-            )
-            if not digest:
-                EMAILS_QUEUED.after_commit(session)
     await enqueue_webhooks(session, event_, audiences)
 
 
@@ -271,8 +310,20 @@ async def _pledged(session: AsyncSession, p: ContributionPledged | InKindPledged
 
 async def _role_granted(session: AsyncSession, p: RoleGranted) -> None:
     # A revocation that arrived first has already written the row, revoked: it stays so.
-    if await session.get(RoleHolder, p.grant_id) is None:
-        session.add(RoleHolder(grant_id=p.grant_id, subject=p.subject, role=p.role, scope=p.scope))
+    if await session.get(RoleHolder, p.grant_id) is not None:
+        return
+    session.add(RoleHolder(grant_id=p.grant_id, subject=p.subject, role=p.role, scope=p.scope))
+    audience = audience_of_role(p.role, p.scope)
+    if audience is None or audience.kind is not RecipientKind.CITY:
+        return
+    awaiting = (
+        await session.exec(select(AwaitingOfficer).where(AwaitingOfficer.city_id == audience.id))
+    ).all()
+    preference = await session.get(Preference, p.subject) if awaiting else None
+    for row in awaiting:
+        news = News(row.event_id, row.event_type, row.occurred_at, row.view)
+        await _tell(session, p.subject, preference, NOTICES[row.event_type], news)
+        await session.delete(row)
 
 
 async def _role_revoked(session: AsyncSession, p: RoleRevoked) -> None:

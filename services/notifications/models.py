@@ -59,6 +59,21 @@ class RoleHolder(NotificationsTable, table=True):
     revoked: bool = False
 
 
+class AwaitingOfficer(NotificationsTable, table=True):
+    """News told to a city before any of its officers was known here: a city's welcome, whose
+    CityRegistered can arrive before the registrant's RoleGranted (two aggregates, two Kafka
+    keys, so no order between them). The first officer to arrive hears it, then it goes."""
+
+    __tablename__ = "awaiting_officer"
+
+    city_id: uuid.UUID = Field(primary_key=True)
+    event_id: str = Field(primary_key=True, max_length=36)
+    event_type: str = Field(max_length=100)
+    # The notice's view for the city's audience, rendered when an officer arrives.
+    view: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class FundDonor(NotificationsTable, table=True):
     """Which donors pledged to which fund, from funding's pledge events: the donors who hear of
     where a fund's money goes (a tranche paid or held) and of its closing."""

@@ -65,9 +65,8 @@ async def test_an_officer_hears_in_their_city_s_language_and_reads_them(
     assert await notifications.deliver(*await matching.events()) == [Outcome.APPLIED] * 3
 
     page = await mine(notifications, lyon_officer, limit=2)
-    # Three proposals. (No welcome: the city registered before its registrant became its
-    # officer, and the registrant knows; the city's feed and the platform's admins have it.)
-    assert page["unread_count"] == 3
+    # The welcome and three proposals.
+    assert page["unread_count"] == 4
     assert [item["title"] for item in page["items"]] == [
         "Accord proposé : Lomé–Lyon 2",
         "Accord proposé : Lomé–Lyon 1",
@@ -76,15 +75,16 @@ async def test_an_officer_hears_in_their_city_s_language_and_reads_them(
         "Lomé a proposé un accord (bilateral) ; votre ville est invitée à l'accepter."
     )
     older = await mine(notifications, lyon_officer, limit=2, before=page["next_before"])
-    assert [i["event_type"] for i in older["items"]] == ["AgreementProposed"]
+    assert [i["event_type"] for i in older["items"]] == ["AgreementProposed", "CityRegistered"]
+    assert older["items"][1]["title"] == "Bienvenue, Lyon"
     assert older["next_before"] is None
 
     headers = bearer(subject=lyon_officer)
     newest = page["items"][0]["seq"]
     one = await notifications.client.post(f"/me/notifications/{newest}/read", headers=headers)
-    assert one.json() == {"marked": 1, "unread_count": 2}
+    assert one.json() == {"marked": 1, "unread_count": 3}
     again = await notifications.client.post(f"/me/notifications/{newest}/read", headers=headers)
-    assert again.json() == {"marked": 0, "unread_count": 2}
+    assert again.json() == {"marked": 0, "unread_count": 3}
     unread = await mine(notifications, lyon_officer, unread_only=True)
     assert newest not in [item["seq"] for item in unread["items"]]
     # Read up to what the page showed: a notification arriving later stays unread.
@@ -92,7 +92,7 @@ async def test_an_officer_hears_in_their_city_s_language_and_reads_them(
     upto = await notifications.client.post(
         "/me/notifications/read", json={"up_to": second}, headers=headers
     )
-    assert upto.json() == {"marked": 2, "unread_count": 0}
+    assert upto.json() == {"marked": 3, "unread_count": 0}
     count = await notifications.client.get("/me/notifications/unread-count", headers=headers)
     assert count.json() == {"unread_count": 0}
 
@@ -100,7 +100,7 @@ async def test_an_officer_hears_in_their_city_s_language_and_reads_them(
     theirs = (await mine(notifications, lome_officer))["items"][0]["seq"]
     stolen = await notifications.client.post(f"/me/notifications/{theirs}/read", headers=headers)
     assert stolen.status_code == 404, stolen.text
-    assert (await mine(notifications, lome_officer))["unread_count"] == 3
+    assert (await mine(notifications, lome_officer))["unread_count"] == 4  # welcome, proposals
     assert (await mine(notifications, str(uuid.uuid4()))) == {
         "items": [],
         "next_before": None,
@@ -128,12 +128,13 @@ async def test_a_revoked_officer_hears_nothing_more_even_if_the_revocation_came_
     registry: ServiceUnderTest, matching: ServiceUnderTest, notifications: ServiceUnderTest
 ) -> None:
     officer, partner = str(uuid.uuid4()), str(uuid.uuid4())
+    banjul = await register_city(registry, notifications, "Banjul", "GM", partner)
     response = await registry.client.post(
         "/cities", json={"name": "Ostende", "country_code": "BE"}, headers=bearer(subject=officer)
     )
     ostend = response.json()["id"]
-    banjul = await register_city(registry, notifications, "Banjul", "GM", partner)
     await matching.deliver(*await registry.events("CityRegistered"))
+    await notifications.deliver(*await registry.events("CityRegistered"))
     grant = next(
         g for g in await registry.events(ROLE_GRANTED.type) if g.data["subject"] == officer
     )
@@ -146,8 +147,9 @@ async def test_a_revoked_officer_hears_nothing_more_even_if_the_revocation_came_
     await notifications.deliver(revocation, grant)
     await propose(matching, (banjul, partner), ostend, "Banjul–Ostende")
     await notifications.deliver(*await matching.events())
+    # Not even Ostende's welcome, which awaited its first officer.
     assert (await mine(notifications, officer))["items"] == []
-    assert (await mine(notifications, partner))["unread_count"] == 1
+    assert (await mine(notifications, partner))["unread_count"] == 2  # welcome, proposal
 
 
 async def test_preferences_default_then_chosen_and_bad_ones_refused(
@@ -214,7 +216,7 @@ async def test_switching_the_app_off_for_a_type_stops_its_notifications(
     await propose(matching, (lome, lome_officer), lyon, "Lomé–Lyon")
     await notifications.deliver(*await matching.events())
     types = [i["event_type"] for i in (await mine(notifications, lyon_officer))["items"]]
-    assert types == []
+    assert types == ["CityRegistered"]  # the welcome, not the proposal
     # The city's shared feed still has it: it is the city's record, not a person's choice.
     feed = await notifications.client.get(
         f"/feeds/city/{lyon}", headers=bearer(f"city_officer:{lyon}")
