@@ -82,24 +82,25 @@ _PAGE = """<!doctype html>
 """
 
 
-def _named(event_types: Sequence[str]) -> str:
-    return ", ".join(html.escape(t) for t in event_types) or "these notifications"
+def _page(asked: Unsubscription, title: str, then: str, form: str = "") -> str:
+    named = ", ".join(html.escape(t) for t in asked.event_types) or "these notifications"
+    text = f"You will no longer be emailed about: {named}. {then}"
+    return _PAGE.format(title=title, text=text, form=form)
 
 
 def confirmation_page(asked: Unsubscription) -> str:
     # A GET changes nothing: mail scanners and link previews open links by themselves.
-    return _PAGE.format(
-        title="Stop these emails?",
-        text=f"You will no longer be emailed about: {_named(asked.event_types)}. "
+    return _page(
+        asked,
+        "Stop these emails?",
         "They stay in your notifications in the app.",
-        form='<form method="post"><button type="submit">Unsubscribe</button></form>',
+        '<form method="post"><button type="submit">Unsubscribe</button></form>',
     )
 
 
 def done_page(asked: Unsubscription) -> str:
-    return _PAGE.format(
-        title="Unsubscribed",
-        text=f"You will no longer be emailed about: {_named(asked.event_types)}. Changed your "
-        "mind? Turn them back on in your notification preferences.",
-        form="",
+    return _page(
+        asked,
+        "Unsubscribed",
+        "Changed your mind? Turn them back on in your notification preferences.",
     )

@@ -20,6 +20,7 @@ from services.notifications.app import DEFINITION
 from services.notifications.mailsink import received, running_sink
 from services.notifications.models import DIGEST_TYPE, Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
+from services.notifications.unsubscribe import UnsubscribeLinks
 from shared.db import utcnow
 from shared.devstack import free_port
 from tests.conftest import DatabaseFactory
@@ -195,6 +196,10 @@ async def test_a_daily_digest_is_one_email_per_period(mailing: Mailing) -> None:
     assert digest.event_id == f"digest:daily:{yesterday.date().isoformat()}"
     assert digest.status is DeliveryStatus.SENT
     assert {d.status for d in rows if d is not digest} == {DeliveryStatus.DIGESTED}
+    # Its unsubscribe link turns off the email of what it gathered.
+    link_token = message["List-Unsubscribe"].strip(" <>").rsplit("/", 1)[1]
+    asked = UnsubscribeLinks(mailing.settings.unsubscribe_keys).read(link_token)
+    assert asked.event_types == ("AgreementProposed",) and asked.subject == digest.recipient
 
 
 async def test_no_address_any_more_means_nothing_sent_and_said_so(mailing: Mailing) -> None:
