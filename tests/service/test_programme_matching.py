@@ -1,29 +1,19 @@
 """Trinnings and global assignment runs over HTTP, from the events the registry really recorded."""
 
 import uuid
-from datetime import UTC, datetime
 
 from tests.helpers import ServiceUnderTest, bearer
-from tests.service.test_suggestions import ADMIN, city, publish
+from tests.service.test_suggestions import ADMIN, assess, city, publish
 
 
-async def assess(registry: ServiceUnderTest, city_id: str, *, preconditions_hold: bool) -> None:
-    today = datetime.now(UTC).date().isoformat()
-    met = "yes" if preconditions_hold else "no"
-    body = {
-        "zone": "conflict_zone",
-        "phase": "post_conflict",
-        "preconditions": {
-            "disarmament_or_pacification": {"met": "yes", "assessed_on": today},
-            "rule_of_law": {"met": met, "assessed_on": today},
-            "competent_local_officials": {"met": "yes", "assessed_on": today},
-            "local_elections": {"met": "yes", "assessed_on": today},
-        },
+async def assess_zone(registry: ServiceUnderTest, city_id: str, *, hold: bool) -> None:
+    """In a conflict zone after the conflict, with or without the rule of law."""
+    met = {
+        "disarmament_or_pacification": "yes",
+        "competent_local_officials": "yes",
+        "local_elections": "yes",
     }
-    response = await registry.client.post(
-        f"/cities/{city_id}/conflict-assessments", json=body, headers=ADMIN
-    )
-    assert response.status_code == 201, response.text
+    await assess(registry, city_id, "post_conflict", rule_of_law="yes" if hold else "no", **met)
 
 
 async def state_readiness(registry: ServiceUnderTest, city_id: str) -> None:
@@ -49,10 +39,10 @@ async def test_a_city_of_a_conflict_zone_gets_trinnings_ranked_by_their_weakest_
         for name in ("Kneževi Vinogradi", "Beli Manastir", "Vinkovci", "Vukovar")
     ]
     hague, geneve = await city(registry, "Den Haag", "NL"), await city(registry, "Genève", "CH")
-    await assess(registry, knezevi, preconditions_hold=True)
-    await assess(registry, beli, preconditions_hold=True)
-    await assess(registry, vinkovci, preconditions_hold=True)
-    await assess(registry, vukovar, preconditions_hold=False)
+    await assess_zone(registry, knezevi, hold=True)
+    await assess_zone(registry, beli, hold=True)
+    await assess_zone(registry, vinkovci, hold=True)
+    await assess_zone(registry, vukovar, hold=False)
     await state_readiness(registry, hague)
     for zone_city in (knezevi, beli, vinkovci, vukovar):
         await publish(registry, zone_city, "needs", "inter-ethnic-dialogue")
@@ -115,7 +105,7 @@ async def test_an_assignment_run_proposes_needs_to_offers_and_says_why_the_rest_
 ) -> None:
     lome, bamako = await city(registry, "Lomé", "TG"), await city(registry, "Bamako", "ML")
     lyon, goma = await city(registry, "Lyon", "FR"), await city(registry, "Goma", "CD")
-    await assess(registry, goma, preconditions_hold=False)
+    await assess_zone(registry, goma, hold=False)
     await publish(registry, lome, "needs", "waste-collection", staff_days=60)
     await publish(registry, bamako, "needs", "waste-collection", staff_days=30)
     await publish(registry, lome, "needs", "microcredit", staff_days=10)

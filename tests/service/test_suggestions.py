@@ -41,6 +41,20 @@ async def publish(
     assert response.status_code == 201, response.text
 
 
+async def assess(registry: ServiceUnderTest, city_id: str, phase: str, **met: str) -> None:
+    """A conflict assessment of the city, each precondition met or not as `met` says, today."""
+    today = datetime.now(UTC).date().isoformat()
+    body = {
+        "zone": "conflict_zone",
+        "phase": phase,
+        "preconditions": {p: {"met": m, "assessed_on": today} for p, m in met.items()},
+    }
+    response = await registry.client.post(
+        f"/cities/{city_id}/conflict-assessments", json=body, headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+
+
 async def test_a_city_gets_its_partners_ranked_with_reasons_and_only_it(
     registry: ServiceUnderTest, matching: ServiceUnderTest
 ) -> None:
@@ -82,21 +96,15 @@ async def test_city_diplomacy_waits_for_its_preconditions(
     goma, geneve = await city(registry, "Goma", "CD"), await city(registry, "Genève", "CH")
     await publish(registry, goma, "needs", "inter-ethnic-dialogue")
     await publish(registry, geneve, "offers", "inter-ethnic-dialogue")
-    today = datetime.now(UTC).date().isoformat()
-    assessment = {
-        "zone": "conflict_zone",
-        "phase": "active",
-        "preconditions": {
-            "disarmament_or_pacification": {"met": "no", "assessed_on": today},
-            "rule_of_law": {"met": "unknown", "assessed_on": today},
-            "competent_local_officials": {"met": "yes", "assessed_on": today},
-            "local_elections": {"met": "no", "assessed_on": today},
-        },
-    }
-    assessed = await registry.client.post(
-        f"/cities/{goma}/conflict-assessments", json=assessment, headers=ADMIN
+    await assess(
+        registry,
+        goma,
+        "active",
+        disarmament_or_pacification="no",
+        rule_of_law="unknown",
+        competent_local_officials="yes",
+        local_elections="no",
     )
-    assert assessed.status_code == 201, assessed.text
     await matching.deliver(*await registry.events())
 
     officer = bearer(f"city_officer:{goma}")
