@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-search asyncapi demo clean
+.PHONY: run test lint bench bench-search asyncapi demo migration clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -42,6 +42,12 @@ bench-search: $(STAMP)
 ## Regenerate the committed AsyncAPI catalogue after changing an event contract.
 asyncapi: $(STAMP)
 	$(BIN)/python -m shared.contracts.asyncapi > docs/asyncapi.json
+
+## Write a service's next schema migration from its models: make migration SERVICE=funding MESSAGE="..."
+migration: $(STAMP)
+	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || \
+		{ echo 'usage: make migration SERVICE=<registry|matching|funding|notifications> MESSAGE="what changed"'; exit 2; }
+	$(BIN)/python -m shared.migrations revision --service "$(SERVICE)" -m "$(MESSAGE)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -91,6 +91,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Tables straight from the models, for scratch databases only (benchmarks, tests of a
+    table's own DDL): a service's database is made and changed by its migrations
+    (shared.migrations), which alone record the revision it is at."""
     async with engine.begin() as connection:
         await connection.run_sync(PLUMBING_METADATA.create_all)
         await connection.run_sync(metadata.create_all)

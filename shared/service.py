@@ -15,7 +15,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import db
+from shared import db, migrations
 from shared.auth import REVOCATION_HANDLERS, TokenVerifier
 from shared.backoff import Backoff
 from shared.contracts import EventSpec
@@ -109,7 +109,10 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await db.create_schema(runtime.engine, definition.metadata)
+        if runtime.settings.migrate_on_start:
+            await migrations.upgrade(runtime.engine, definition.name)
+        else:  # a deploy job migrates: only make sure it did
+            await migrations.require_head(runtime.engine, definition.name)
         if definition.on_startup:
             await definition.on_startup(app, runtime)
         tasks = []

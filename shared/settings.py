@@ -83,6 +83,11 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./var/data/service.db"
+    # Off where a deploy job migrates before the new version starts (deploy/README.md): the
+    # service then refuses a database that is not at its latest revision.
+    migrate_on_start: bool = shared_field(
+        "CX_MIGRATE_ON_START", True, "migrate the database to the latest revision at start-up"
+    )
 
     outbox_poll_seconds: float = Field(
         1.0, description="fallback poll interval; a commit wakes the relay at once"

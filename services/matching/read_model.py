@@ -413,16 +413,18 @@ async def _rebuild_main(recreate_tables: bool) -> None:
     # Imported here: the service definition imports this module (through its handlers).
     from services.matching.app import DEFINITION
     from services.matching.settings import MatchingSettings
-    from shared.db import create_engine, create_schema, session_factory
+    from shared import migrations
+    from shared.db import create_engine, session_factory
 
     settings = MatchingSettings()
     engine = create_engine(settings.database_url)
     try:
+        await migrations.upgrade(engine, DEFINITION.name)
         if recreate_tables:
             tables = [model.__table__ for model in READ_MODEL_TABLES]  # type: ignore[attr-defined]
             async with engine.begin() as connection:
                 await connection.run_sync(DEFINITION.metadata.drop_all, tables=tables)
-        await create_schema(engine, DEFINITION.metadata)
+                await connection.run_sync(DEFINITION.metadata.create_all, tables=tables)
         async with session_factory(engine)() as session:
             deleted = await clear_read_model(session, DEFINITION.name)
             await session.commit()

@@ -27,7 +27,7 @@ from services.registry.bulk import exporter
 from services.registry.bulk.files import FileRefused, Format, Writer, format_of, open_source
 from services.registry.bulk.importer import BATCH_SIZE, Summary, import_rows
 from services.registry.bulk.rows import CITY_COLUMNS, ITEM_COLUMNS
-from shared import db
+from shared import db, migrations
 from shared.events import current_correlation_id
 
 OK, ROWS_REJECTED, REFUSED, FAILED = 0, 1, 2, 3
@@ -152,7 +152,7 @@ async def _run(args: argparse.Namespace, database_url: str | None) -> int:
     url = database_url or _database_url()
     engine = db.create_engine(url)
     try:
-        await db.create_schema(engine, DEFINITION.metadata)
+        await migrations.upgrade(engine, DEFINITION.name)
         sessions = db.session_factory(engine)
         if args.command == "export":
             return await _export(sessions, args)
