@@ -309,10 +309,10 @@ def main() -> None:
         "city-exchange matching benchmark (synthetic, seed "
         f"{SEED}): {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
     )
+    load = os.getloadavg()[0]
     print(
         f"domains {len(DOMAINS)}, countries {len(COUNTRIES)}, ~2% of cities in conflict zones; "
-        "load average at start %.1f (other work on the machine slows every figure alike)"
-        % os.getloadavg()[0]
+        f"load average at start {load:.1f} (other work on the machine slows every figure alike)"
     )
     if args.part in ("all", "assignment"):
         for line in bench_assignment(assignment_sizes, args.candidates):
