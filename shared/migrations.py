@@ -39,7 +39,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, DropTableOp, MigrationScript
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import DDL, MetaData, dialects, inspect
+from sqlalchemy import DDL, MetaData, dialects, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex
@@ -67,7 +67,8 @@ def target_metadata(service: str) -> list[MetaData]:
     registry's bulk import ledger, which the service itself never imports), and the plumbing."""
     package = importlib.import_module(f"services.{service}")
     for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-        if not module.name.endswith("__main__"):  # that one would start the service
+        # Not __main__, which would start the service, nor the revisions.
+        if not module.name.endswith("__main__") and ".migrations" not in module.name:
             importlib.import_module(module.name)
     definition = importlib.import_module(f"services.{service}.app").DEFINITION
     return [definition.metadata, db.PLUMBING_METADATA]
@@ -339,6 +340,11 @@ def _run(
     config = _config(service, url)
     config.attributes["connection"] = connection
     with _foreign_keys_off(connection), connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Instances starting together take turns: the first migrates, the others then find
+            # the database at head (SQLite's BEGIN IMMEDIATE already has them wait).
+            lock = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
+            connection.execute(lock, {"name": version_table(service)})
         run(config)
         if connection.dialect.name == "sqlite":
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

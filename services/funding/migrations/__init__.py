@@ -1,0 +1,1 @@
+"""The funding database's migrations, oldest first (shared.migrations)."""

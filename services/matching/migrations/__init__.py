@@ -1,0 +1,1 @@
+"""The matching database's migrations, oldest first (shared.migrations)."""

@@ -1,0 +1,1 @@
+"""The notifications database's migrations, oldest first (shared.migrations)."""

@@ -1,0 +1,1 @@
+"""The registry database's migrations, oldest first (shared.migrations)."""

@@ -1,0 +1,1 @@
+"""The alembic environment every service shares (shared.migrations)."""
