@@ -173,7 +173,7 @@ def _render_execute_for(_context: AutogenContext, operation: ExecuteForDialectOp
     return f"op.execute_for({operation.dialect!r}, {operation.sql!r})"
 
 
-# PostgreSQL keeps a trigger's function when its table is dropped: a downgrade drops it too.
+# The objects a downgrade must drop itself (see _undo).
 _TRIGGER = re.compile(r"^CREATE TRIGGER (\w+)")
 _FUNCTION = re.compile(r"^CREATE (?:OR REPLACE )?FUNCTION (\w+)\(\)")
 
@@ -261,11 +261,14 @@ def _sequential_revision_id(script: ScriptDirectory) -> str:
     if not heads:
         return "0001"
     if len(heads) > 1 or not heads[0].isdigit():
-        raise RuntimeError(f"several heads {heads}: merge them first (alembic merge)")
+        raise RuntimeError(
+            f"several latest revisions {heads} (two branches each added one): renumber the newer "
+            "one to follow the other (its file name, revision and down_revision)"
+        )
     return f"{int(heads[0]) + 1:04d}"
 
 
-def _options(service: str, dialect: str | None) -> dict[str, Any]:
+def _options(service: str, dialect: str) -> dict[str, Any]:
     """How alembic sees a service's schema, when it migrates and when it compares."""
 
     def include_object(item: Any, _name: Any, _kind: str, reflected: bool, _other: Any) -> bool:
@@ -284,11 +287,13 @@ def _options(service: str, dialect: str | None) -> dict[str, Any]:
 
 def run_env() -> None:
     """The body of env.py: runs a migration command for the service named in the config, on
-    the connection shared.migrations gives it (or, offline, writes the SQL for its URL)."""
+    the connection shared.migrations gives it."""
     config = context.config
     service = config.attributes["service"]
     connection = config.attributes.get("connection")
-    options = _options(service, connection.dialect.name if connection is not None else None)
+    if connection is None:
+        raise RuntimeError("run migrations with python -m shared.migrations, not alembic's own CLI")
+    options = _options(service, connection.dialect.name)
 
     def process_revision_directives(
         _context: MigrationContext, _revision: Any, directives: list[MigrationScript]
@@ -302,12 +307,7 @@ def run_env() -> None:
         _add_dialect_ddl(script, dialect_ddl(options["target_metadata"]))
 
     options["process_revision_directives"] = process_revision_directives
-    if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), **options)
-    elif connection is None:
-        raise RuntimeError("run migrations through shared.migrations, which gives a connection")
-    else:
-        context.configure(connection=connection, **options)
+    context.configure(connection=connection, **options)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -366,17 +366,39 @@ async def upgrade(engine: AsyncEngine, service: str, revision: str = "head") -> 
     both roll back DDL): a failed migration leaves the schema as it was."""
 
     def run(config: Config) -> None:
-        _refuse_unversioned(config.attributes["connection"], service)
+        connection = config.attributes["connection"]
+        _refuse_unversioned(connection, service)
+        _refuse_unknown(_current(connection, service), service)
         command.upgrade(config, revision)
 
     await _on(engine, service, run)
 
 
+def _current(connection: Connection, service: str) -> str | None:
+    options = {"version_table": version_table(service)}
+    return MigrationContext.configure(connection, opts=options).get_current_revision()
+
+
+def _refuse_unknown(current: str | None, service: str) -> None:
+    """A revision this code does not have: a newer version migrated the database (a rollback
+    of the code must keep working on it, see deploy/README.md; it cannot migrate it)."""
+    if current is not None and current not in _revisions(service):
+        raise NotMigrated(
+            f"{service}: the database is at revision {current}, which this code does not know: a "
+            "newer version migrated it. Run that version, or downgrade the database with it first"
+        )
+
+
+def _revisions(service: str) -> set[str]:
+    return {
+        script.revision for script in ScriptDirectory.from_config(_config(service)).walk_revisions()
+    }
+
+
 def _refuse_unversioned(connection: Connection, service: str) -> None:
     """A database with tables but no revision was made before migrations (by create_all):
     what it holds is unknown, so nothing is applied to it."""
-    options = {"version_table": version_table(service)}
-    if MigrationContext.configure(connection, opts=options).get_current_revision() is not None:
+    if _current(connection, service) is not None:
         return
     tables = sorted(set(inspect(connection).get_table_names()) - {version_table(service)})
     if tables:
@@ -392,12 +414,8 @@ async def downgrade(engine: AsyncEngine, service: str, revision: str) -> None:
 
 
 async def current_revision(engine: AsyncEngine, service: str) -> str | None:
-    def read(connection: Connection) -> str | None:
-        options = {"version_table": version_table(service)}
-        return MigrationContext.configure(connection, opts=options).get_current_revision()
-
     async with engine.connect() as connection:
-        return await connection.run_sync(read)
+        return await connection.run_sync(_current, service)
 
 
 def head_revision(service: str) -> str | None:
@@ -408,6 +426,7 @@ async def require_head(engine: AsyncEngine, service: str) -> None:
     """For a service that does not migrate at start: refuse a database behind (or ahead of) the
     code, with what to run, rather than fail on the first query of a missing column."""
     current, head = await current_revision(engine, service), head_revision(service)
+    _refuse_unknown(current, service)
     if current != head:
         raise NotMigrated(
             f"{service}: the database is at revision {current or 'none (empty)'}, this code needs "

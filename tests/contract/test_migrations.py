@@ -3,7 +3,7 @@ a model changed without a revision fails here, saying what to run."""
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy import Column, Enum, Integer, MetaData, inspect, text
@@ -17,18 +17,23 @@ from services.funding.models import Fund
 from shared import db, migrations
 from tests.conftest import DatabaseFactory
 
+EngineFactory = Callable[[str], Awaitable[AsyncEngine]]
+
 
 @pytest.fixture
-async def engines(new_database: DatabaseFactory) -> AsyncIterator[dict[str, AsyncEngine]]:
-    """An empty database per service."""
-    made = {
-        service: db.create_engine(await new_database(service)) for service in migrations.SERVICES
-    }
+async def database(new_database: DatabaseFactory) -> AsyncIterator[EngineFactory]:
+    """An engine on a new, empty database for a service."""
+    made: list[AsyncEngine] = []
+
+    async def engine(service: str) -> AsyncEngine:
+        made.append(db.create_engine(await new_database(service)))
+        return made[-1]
+
     try:
-        yield made
+        yield engine
     finally:
-        for engine in made.values():
-            await engine.dispose()
+        for engine_made in made:
+            await engine_made.dispose()
 
 
 async def _objects(engine: AsyncEngine) -> dict[str, set[str]]:
@@ -85,9 +90,9 @@ def _expected(service: str, dialect: str) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("service", migrations.SERVICES)
 async def test_migrating_an_empty_database_gives_the_schema_of_the_models(
-    engines: dict[str, AsyncEngine], service: str
+    database: EngineFactory, service: str
 ) -> None:
-    engine = engines[service]
+    engine = await database(service)
     await migrations.upgrade(engine, service)
 
     differences = await migrations.schema_differences(engine, service)
@@ -109,9 +114,9 @@ async def test_migrating_an_empty_database_gives_the_schema_of_the_models(
 
 @pytest.mark.parametrize("service", migrations.SERVICES)
 async def test_downgrading_to_nothing_leaves_an_empty_database_and_upgrading_again_works(
-    engines: dict[str, AsyncEngine], service: str
+    database: EngineFactory, service: str
 ) -> None:
-    engine = engines[service]
+    engine = await database(service)
     await migrations.upgrade(engine, service)
     await migrations.downgrade(engine, service, "base")
 
@@ -128,18 +133,18 @@ async def test_downgrading_to_nothing_leaves_an_empty_database_and_upgrading_aga
 
 
 async def test_a_database_made_before_migrations_is_refused(
-    engines: dict[str, AsyncEngine],
+    database: EngineFactory,
 ) -> None:
-    engine = engines["registry"]
+    engine = await database("registry")
     await db.create_schema(engine, migrations.target_metadata("registry")[0])
     with pytest.raises(migrations.NotMigrated, match="made before migrations"):
         await migrations.upgrade(engine, "registry")
 
 
 async def test_the_migrated_ledger_refuses_update_and_delete(
-    engines: dict[str, AsyncEngine],
+    database: EngineFactory,
 ) -> None:
-    engine = engines["funding"]
+    engine = await database("funding")
     await migrations.upgrade(engine, "funding")
     async with db.session_factory(engine)() as session:
         fund = Fund(name="Fonds de solidarité", currency="EUR")
@@ -159,10 +164,10 @@ async def test_the_migrated_ledger_refuses_update_and_delete(
 
 
 async def test_a_model_change_without_a_revision_is_found(
-    engines: dict[str, AsyncEngine],
+    database: EngineFactory,
 ) -> None:
     """The check above can fail: a column and an enum member the migrations do not have."""
-    engine = engines["funding"]
+    engine = await database("funding")
     await migrations.upgrade(engine, "funding")
     changed = MetaData()
     for metadata in migrations.target_metadata("funding"):
@@ -181,9 +186,9 @@ async def test_a_model_change_without_a_revision_is_found(
 
 
 async def test_a_database_behind_the_code_is_refused_when_services_do_not_migrate(
-    engines: dict[str, AsyncEngine],
+    database: EngineFactory,
 ) -> None:
-    engine = engines["matching"]
+    engine = await database("matching")
     with pytest.raises(migrations.NotMigrated, match="upgrade --service matching"):
         await migrations.require_head(engine, "matching")
     await migrations.upgrade(engine, "matching")
@@ -192,6 +197,14 @@ async def test_a_database_behind_the_code_is_refused_when_services_do_not_migrat
     assert await migrations.current_revision(engine, "matching") == migrations.head_revision(
         "matching"
     )
+
+    # A newer version migrated it: this code neither runs on it nor tries to migrate it.
+    async with engine.begin() as connection:
+        table = migrations.version_table("matching")
+        await connection.execute(text(f"UPDATE {table} SET version_num = '9999'"))
+    for attempt in (migrations.require_head, migrations.upgrade):
+        with pytest.raises(migrations.NotMigrated, match="9999, which this code does not know"):
+            await attempt(engine, "matching")
 
 
 async def test_the_operators_command_migrates_and_checks(new_database: DatabaseFactory) -> None:
