@@ -20,6 +20,7 @@ comparing the models with a scratch database migrated to the current head."""
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import pkgutil
 import re
@@ -389,10 +390,14 @@ def _refuse_unknown(current: str | None, service: str) -> None:
         )
 
 
+@functools.cache
+def _script(service: str) -> ScriptDirectory:
+    # Read once per process: revisions are only written by `make migration`, a process of its own.
+    return ScriptDirectory.from_config(_config(service))
+
+
 def _revisions(service: str) -> set[str]:
-    return {
-        script.revision for script in ScriptDirectory.from_config(_config(service)).walk_revisions()
-    }
+    return {script.revision for script in _script(service).walk_revisions()}
 
 
 def _refuse_unversioned(connection: Connection, service: str) -> None:
@@ -419,7 +424,7 @@ async def current_revision(engine: AsyncEngine, service: str) -> str | None:
 
 
 def head_revision(service: str) -> str | None:
-    return ScriptDirectory.from_config(_config(service)).get_current_head()
+    return _script(service).get_current_head()
 
 
 async def require_head(engine: AsyncEngine, service: str) -> None:
