@@ -21,10 +21,8 @@ from services.matching import (
     expiry,
     health,
     interests,
-    partners,
     programme_api,
     reactions,
-    suggestions,
 )
 from services.matching.models import (
     AcceptanceCreate,
@@ -37,18 +35,15 @@ from services.matching.models import (
     AgreementParty,
     AgreementPublic,
     BudgetPublic,
-    ComponentPublic,
     DormancyRunPublic,
     DormantAgreementPublic,
     ExpiryRunPublic,
-    FitPublic,
     HistoryEntryPublic,
     KnownCity,
     KnownCityPublic,
     PartnershipInterest,
     PartyPublic,
     ReasonedTransitionCreate,
-    SuggestionPublic,
     TransitionCreate,
 )
 from shared import money
@@ -655,56 +650,6 @@ async def list_agreements(
         await session.exec(query.order_by(col(Agreement.proposed_at).desc()).limit(limit))
     ).all()
     return await _publics(session, found)
-
-
-def _fits(fits: tuple[suggestions.Fit, ...]) -> list[FitPublic]:
-    return [
-        FitPublic(
-            domain=f.need.domain,
-            need_id=f.need.id,
-            need_title=f.need.title,
-            offer_id=f.offer.id,
-            offer_title=f.offer.title,
-        )
-        for f in fits
-    ]
-
-
-@router.get(
-    "/cities/{city_id}/suggestions",
-    response_model=list[SuggestionPublic],
-    tags=["suggestions"],
-    responses={
-        409: {"description": "the city is in a conflict zone where the preconditions do not hold"}
-    },
-)
-async def suggest_partners(
-    city_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    principal: Overseer,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> list[SuggestionPublic]:
-    """The best partners for this city, best first, each with the reason of every component.
-    Asked by the city itself (its officers): city diplomacy is demand-driven, never imposed."""
-    domain.check_oversees(principal, city_id)
-    city = await session.get(KnownCity, city_id)
-    if city is None:
-        raise NotFound(f"matching does not know city {city_id} (yet)")
-    partners.check_may_ask(city)
-    weights = request.app.state.runtime.settings.suggestion_weights
-    return [
-        SuggestionPublic(
-            partner=KnownCityPublic(
-                id=s.partner.id, name=s.partner.name, country_code=s.partner.country_code
-            ),
-            score=s.score,
-            components=[ComponentPublic(**vars(c)) for c in s.components],
-            they_help_us=_fits(s.they_help_us),
-            we_help_them=_fits(s.we_help_them),
-        )
-        for s in await partners.top_partners(session, city_id, weights, limit)
-    ]
 
 
 router.include_router(programme_api.router)

@@ -393,27 +393,20 @@ class Mandate:
     domains: frozenset[str]  # empty: every domain
 
 
-def mandated_networks(
-    in_conflict_zone: bool, mandates: Iterable[Mandate], domain_code: str
-) -> set[UUID]:
-    """The networks whose officers may speak for a city on a matter of `domain_code`. City
-    diplomacy is demand-driven: for a city in a conflict zone, a request comes from the city or
-    from the network it mandated to act for it (DOMAIN.md), within the mandate's domains.
-    Elsewhere only the city's own officers speak for it."""
-    if not in_conflict_zone:
-        return set()
-    return {m.network_id for m in mandates if not m.domains or domain_code in m.domains}
-
-
-def mandate_domains(
-    principal: Principal, in_conflict_zone: bool, mandates: Iterable[Mandate]
+def voice_domains(
+    principal: Principal, city_id: UUID, in_conflict_zone: bool, mandates: Iterable[Mandate]
 ) -> frozenset[str] | None:
-    """The domains in which the caller speaks for a city through the networks they are an
-    officer of, by the same rule as `mandated_networks`: None for every domain (a mandate
-    without domains), an empty set for none. What a network officer may list of the city's."""
-    officer_of = principal.scopes(Role.NETWORK_OFFICER)
+    """The one rule of who speaks for a city, and in which domains: None for every domain, an
+    empty set for none. The city's own officers speak for it in every domain. City diplomacy is
+    demand-driven: for a city in a conflict zone a request comes from the city or from a network
+    it mandated to act for it (DOMAIN.md), so an officer of such a network speaks for it within
+    the mandate's domains (every domain for a mandate that names none). Elsewhere a network never
+    speaks for a city, mandate or not."""
+    if principal.acts_for_city(city_id):
+        return None
     if not in_conflict_zone:
         return frozenset()
+    officer_of = principal.scopes(Role.NETWORK_OFFICER)
     domains: set[str] = set()
     for mandate in mandates:
         if str(mandate.network_id) in officer_of:
@@ -423,18 +416,39 @@ def mandate_domains(
     return frozenset(domains)
 
 
-def speaks_for(principal: Principal, city_id: UUID, networks: Iterable[UUID]) -> bool:
-    """Whether the caller acts for the city, themselves or as an officer of one of `networks`
-    (those `mandated_networks` names)."""
-    officer_of = principal.scopes(Role.NETWORK_OFFICER)
-    return principal.acts_for_city(city_id) or any(str(n) in officer_of for n in networks)
+def covers(domains: frozenset[str] | None, domain_code: str) -> bool:
+    """Whether what `voice_domains` gave covers a matter of `domain_code`."""
+    return domains is None or domain_code in domains
 
 
-def check_speaks_for(principal: Principal, city_id: UUID, networks: Iterable[UUID]) -> None:
-    if not speaks_for(principal, city_id, networks):
+def check_speaks_for(
+    principal: Principal,
+    city_id: UUID,
+    in_conflict_zone: bool,
+    domains: frozenset[str] | None,
+    domain_code: str | None = None,
+) -> None:
+    """Refused, saying why, unless `domains` (from `voice_domains`) covers `domain_code`, or for
+    a request in no domain in particular (`domain_code` None, e.g. suggestions) any domain."""
+    if domains is None or (domains and (domain_code is None or domain_code in domains)):
+        return
+    if not principal.scopes(Role.NETWORK_OFFICER):
+        check_acts_for(principal, city_id)
+    cities = _cities_of(principal)
+    if not in_conflict_zone:
         raise Forbidden(
-            f"you act for {_cities_of(principal)}, not for city {city_id}, and no network you "
-            "are an officer of holds its mandate for this (a network acts only for a member "
-            "city in a conflict zone that mandated it, within the mandate's domains); ask the "
-            "city's officer, or refresh your token if you were given the role a moment ago"
+            f"you act for {cities}, not for city {city_id}, and no network you are an officer of "
+            f"holds its mandate here: city {city_id} is not in a conflict zone, and a network acts "
+            "for a member city only there (DOMAIN.md); ask the city's officer"
         )
+    if domains:
+        raise Forbidden(
+            f"the mandate city {city_id} gave your network covers {', '.join(sorted(domains))}, "
+            f"not {domain_code}; ask the city's officer, or the city to widen the mandate"
+        )
+    raise Forbidden(
+        f"you act for {cities}, not for city {city_id}, and no network you are an officer of "
+        "holds its mandate (a network acts only for a member city in a conflict zone that "
+        "mandated it, within the mandate's domains); ask the city's officer, or refresh your "
+        "token if you were given the role a moment ago"
+    )

@@ -2,7 +2,7 @@
 answers, the asker can withdraw; the rules are in `services.matching.interests`.
 
 Who speaks for a city: its officers, and for a city in a conflict zone the officers of a network
-it mandated (within the mandate's domains), as `domain.mandated_networks` says. An expression of
+it mandated (within the mandate's domains), as `domain.voice_domains` says. An expression of
 interest is visible only to those who speak for one of its two cities, and to platform
 administrators; to anyone else it does not exist (404, not 403), as agreements."""
 
@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.matching import agreements, domain, interests, partners
+from services.matching import agreements, interests, partners, voices
 from services.matching.interest_events import change_interest
 from services.matching.interests import InterestState, InterestStatus
 from services.matching.models import (
@@ -23,7 +23,6 @@ from services.matching.models import (
     InterestPublic,
     InterestWithdrawalCreate,
     KnownCity,
-    KnownMembership,
     KnownNeedOffer,
     PartnershipInterest,
 )
@@ -43,9 +42,6 @@ router = APIRouter(tags=["expressions of interest"])
 
 # Those who may speak for a city: its officers, and its mandated network's officers.
 Speaker = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER))]
-Reader = Annotated[
-    Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER, Role.PLATFORM_ADMIN))
-]
 
 _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"description": "no such expression of interest, or the caller speaks for neither city"},
@@ -63,53 +59,14 @@ async def _known_city(session: AsyncSession, city_id: uuid.UUID) -> KnownCity:
     return city
 
 
-async def _mandates(session: AsyncSession, city_id: uuid.UUID) -> list[domain.Mandate]:
-    rows = (
-        await session.exec(
-            select(KnownMembership).where(
-                KnownMembership.city_id == city_id,
-                col(KnownMembership.current),
-                col(KnownMembership.mandate),
-            )
-        )
-    ).all()
-    return [domain.Mandate(m.network_id, frozenset(m.mandate_domains)) for m in rows]
-
-
-async def _in_conflict_zone(session: AsyncSession, city_id: uuid.UUID) -> bool:
-    city = await session.get(KnownCity, city_id)
-    return city is not None and partners.in_conflict_zone(city)
-
-
-async def _voices(session: AsyncSession, city_id: uuid.UUID, domain_code: str) -> set[uuid.UUID]:
-    """The networks whose officers speak for the city on a matter of `domain_code`."""
-    in_zone = await _in_conflict_zone(session, city_id)
-    return domain.mandated_networks(in_zone, await _mandates(session, city_id), domain_code)
-
-
-async def _speaks_for(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
-) -> bool:
-    if principal.acts_for_city(city_id):
-        return True  # no need to look up mandates
-    return domain.speaks_for(principal, city_id, await _voices(session, city_id, domain_code))
-
-
-async def _check_speaks_for(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
-) -> None:
-    if not await _speaks_for(session, principal, city_id, domain_code):
-        domain.check_speaks_for(principal, city_id, ())  # refused, saying why
-
-
 async def _load_visible(
     session: AsyncSession, principal: Principal, interest_id: uuid.UUID, *, for_update: bool = False
 ) -> PartnershipInterest:
     interest = await session.get(PartnershipInterest, interest_id, with_for_update=for_update)
     visible = interest is not None and (
         principal.is_platform_admin
-        or await _speaks_for(session, principal, interest.from_city_id, interest.domain)
-        or await _speaks_for(session, principal, interest.to_city_id, interest.domain)
+        or await voices.speaks_for(session, principal, interest.from_city_id, interest.domain)
+        or await voices.speaks_for(session, principal, interest.to_city_id, interest.domain)
     )
     # One answer for "no such expression of interest" and "not yours" (OWASP API1).
     if interest is None or not visible:
@@ -160,7 +117,7 @@ async def express_interest(
     assert need is not None, "checked by check_expression"
     need_domain = need.domain
     # Before the idempotent replay too, so a stored answer is replayed only to the asker's side.
-    await _check_speaks_for(session, speaker, body.from_city_id, need_domain)
+    await voices.check_speaks_for(session, speaker, body.from_city_id, need_domain)
 
     async def express() -> InterestPublic:
         from_city = await _known_city(session, body.from_city_id)
@@ -255,7 +212,7 @@ async def answer_interest(
     again returns it unchanged; another answer is refused with the current state."""
     interest = await _load_visible(session, speaker, interest_id, for_update=True)
     _check_side(body.city_id, interest.to_city_id, "the city asked", "answer")
-    await _check_speaks_for(session, speaker, body.city_id, interest.domain)
+    await voices.check_speaks_for(session, speaker, body.city_id, interest.domain)
     state = InterestState(interest.status, interest.agreement_id)
     if interests.answer(state, body.answer, body.message):
         interest.answer_message = body.message
@@ -287,7 +244,7 @@ async def withdraw_interest(
     design: withdrawing again returns it unchanged."""
     interest = await _load_visible(session, speaker, interest_id, for_update=True)
     _check_side(body.city_id, interest.from_city_id, "the asking city", "withdraw")
-    await _check_speaks_for(session, speaker, body.city_id, interest.domain)
+    await voices.check_speaks_for(session, speaker, body.city_id, interest.domain)
     if interests.withdraw(InterestState(interest.status, interest.agreement_id)):
         interest.end_reason = body.reason
         await _change(
@@ -304,7 +261,7 @@ async def withdraw_interest(
 
 @router.get("/interests/{interest_id}", response_model=InterestPublic, responses=_RESPONSES)
 async def get_interest(
-    interest_id: uuid.UUID, session: SessionDep, reader: Reader, answer_days: AnswerDays
+    interest_id: uuid.UUID, session: SessionDep, reader: voices.Reader, answer_days: AnswerDays
 ) -> InterestPublic:
     return _public(await _load_visible(session, reader, interest_id), answer_days)
 
@@ -312,7 +269,7 @@ async def get_interest(
 @router.get("/interests", response_model=list[InterestPublic])
 async def list_interests(
     session: SessionDep,
-    reader: Reader,
+    reader: voices.Reader,
     answer_days: AnswerDays,
     city_id: Annotated[
         uuid.UUID, Query(description="expressions of interest this city sent or got")
@@ -337,16 +294,11 @@ async def list_interests(
         )
     if status is not None:
         query = query.where(PartnershipInterest.status == status)
-    if not (reader.is_platform_admin or reader.acts_for_city(city_id)):
-        # A network officer: only if the city mandated their network, and within its domains,
-        # filtered in the query so that a page holds `limit` of them when there are as many.
-        domains = domain.mandate_domains(
-            reader, await _in_conflict_zone(session, city_id), await _mandates(session, city_id)
-        )
-        if domains is not None:
-            if not domains:
-                domain.check_speaks_for(reader, city_id, ())  # refused, saying why
-            query = query.where(col(PartnershipInterest.domain).in_(domains))
+    # A mandated network's officer sees those in its mandate's domains, filtered in the query so
+    # that a page holds `limit` of them when there are as many.
+    domains = await voices.check_oversees(session, reader, city_id)
+    if domains is not None:
+        query = query.where(col(PartnershipInterest.domain).in_(sorted(domains)))
     query = query.order_by(
         col(PartnershipInterest.expressed_at).desc(), col(PartnershipInterest.id)
     ).limit(limit)

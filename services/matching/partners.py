@@ -188,6 +188,10 @@ async def _market(
     return Market(profiles, dict(needs), dict(offers), waiting)
 
 
+def _in_domains(domains: Collection[str] | None) -> ColumnElement[bool]:
+    return true() if domains is None else col(KnownNeedOffer.domain).in_(sorted(domains))
+
+
 async def load_market(
     session: AsyncSession,
     *,
@@ -206,14 +210,18 @@ async def load_market(
     return await _market(session, items, cities, None)
 
 
-async def load_for_trinnings(session: AsyncSession) -> Market:
+async def load_for_trinnings(
+    session: AsyncSession, domains: Collection[str] | None = None
+) -> Market:
     """What trinnings can be made of: the cities of conflict zones with all their open items,
     and the other cities' items that can fit one of theirs (offers in the domains they need,
-    needs in the domains they offer), with those cities."""
+    needs in the domains they offer), with those cities. Only items of `domains` when given
+    (what a network's mandate covers)."""
     zone = col(KnownCity.conflict_zone).in_(sorted(CONFLICT_ZONES))
     zone_items = and_(
         KnownNeedOffer.status == "open",
         col(KnownNeedOffer.city_id).in_(select(KnownCity.id).where(zone)),
+        _in_domains(domains),
     )
 
     def domains(kind: ItemKind) -> Select[tuple[str]]:
@@ -239,9 +247,14 @@ _BATCH = 64
 
 
 async def top_partners(
-    session: AsyncSession, us: uuid.UUID, weights: suggestions.Weights, limit: int
+    session: AsyncSession,
+    us: uuid.UUID,
+    weights: suggestions.Weights,
+    limit: int,
+    domains: Collection[str] | None = None,
 ) -> list[suggestions.Suggestion]:
-    """`suggestions.suggest` for `us` over the whole read model, without reading all of it.
+    """`suggestions.suggest` for `us` over the whole read model, without reading all of it; with
+    `domains` (what a network's mandate covers), for our needs and offers of those domains only.
 
     Only items in the domains of our needs (their offers) or of our offers (their needs) can
     fit, so only those are read, through the index on (kind, status, domain). First, only in
@@ -252,7 +265,9 @@ async def top_partners(
     ours = (
         await session.exec(
             select(*_ITEM_COLUMNS)
-            .where(KnownNeedOffer.city_id == us, KnownNeedOffer.status == "open")
+            .where(
+                KnownNeedOffer.city_id == us, KnownNeedOffer.status == "open", _in_domains(domains)
+            )
             .order_by(KnownNeedOffer.id)
         )
     ).all()

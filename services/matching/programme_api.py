@@ -1,15 +1,28 @@
-"""Routes of the programme-level matching: trinnings for a city of a conflict zone, and global
-assignment runs for platform administrators. Thin: the rules are in `trilaterals`,
-`assignment` and `partners` (loading, and city diplomacy's gate)."""
+"""Routes of suggestions and programme-level matching: partner suggestions for a city,
+trinnings for a city of a conflict zone, and global assignment runs for platform
+administrators. Thin: the rules are in `suggestions`, `trilaterals`, `assignment`, `partners`
+(loading, and city diplomacy's gate) and `voices` (who asks for a city, in which domains).
+
+Suggestions are asked by the city itself (city diplomacy is demand-driven, never imposed): its
+officers, or for a city in a conflict zone an officer of a network it mandated, who gets the
+suggestions in the mandate's domains only (what the city's needs and offers in them fit);
+platform administrators oversee every city."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.matching import assignment, domain, partners, trilaterals
-from services.matching.models import ComponentPublic, FitPublic, KnownCity, KnownCityPublic
+from services.matching import assignment, partners, trilaterals, voices
+from services.matching.models import (
+    ComponentPublic,
+    FitPublic,
+    KnownCity,
+    KnownCityPublic,
+    SuggestionPublic,
+)
 from services.matching.programme_models import (
     AssignmentRun,
     AssignmentRunCreate,
@@ -20,16 +33,13 @@ from services.matching.programme_models import (
     UnmatchedPublic,
 )
 from services.matching.suggestions import City, Component, Fit, Weights
-from shared.auth import PlatformAdmin, Principal, Role, allow
+from shared.auth import PlatformAdmin, Principal
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.service import SessionDep
 
 router = APIRouter()
-
-# The same access as partner suggestions: the city's own officers, or platform administrators.
-Overseer = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.PLATFORM_ADMIN))]
 
 
 def _city(city: City) -> KnownCityPublic:
@@ -40,7 +50,7 @@ def _components(components: tuple[Component, ...]) -> list[ComponentPublic]:
     return [ComponentPublic(**vars(c)) for c in components]
 
 
-def fit_public(fits: tuple[Fit, ...]) -> list[FitPublic]:
+def _fits(fits: tuple[Fit, ...]) -> list[FitPublic]:
     return [
         FitPublic(
             domain=f.need.domain,
@@ -74,8 +84,8 @@ def _side(side: trilaterals.Side) -> SidePublic:
         cities=cities,
         score=side.score,
         components=_components(side.suggestion.components),
-        first_helps_second=fit_public(side.suggestion.we_help_them),
-        second_helps_first=fit_public(side.suggestion.they_help_us),
+        first_helps_second=_fits(side.suggestion.we_help_them),
+        second_helps_first=_fits(side.suggestion.they_help_us),
     )
 
 
@@ -97,34 +107,88 @@ def _weights(request: Request) -> Weights:
     return request.app.state.runtime.settings.suggestion_weights
 
 
+async def _asking_city(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID
+) -> tuple[KnownCity, frozenset[str] | None]:
+    """The city suggestions are asked for, and the domains the caller may ask in (None: all).
+    Who may ask is checked before the city is read, so a 403 says nothing of whether it exists."""
+    domains = await voices.check_oversees(session, principal, city_id)
+    city = await session.get(KnownCity, city_id)
+    if city is None:
+        raise NotFound(f"matching does not know city {city_id} (yet)")
+    return city, domains
+
+
+_REFUSED: dict[int | str, dict[str, object]] = {
+    403: {
+        "description": "the caller speaks for another city, or is an officer of a network this "
+        "city (in a conflict zone) did not mandate; the answer says which"
+    },
+}
+
+
+@router.get(
+    "/cities/{city_id}/suggestions",
+    response_model=list[SuggestionPublic],
+    tags=["suggestions"],
+    responses={
+        **_REFUSED,
+        409: {"description": "the city is in a conflict zone where the preconditions do not hold"},
+    },
+)
+async def suggest_partners(
+    city_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: voices.Reader,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[SuggestionPublic]:
+    """The best partners for this city, best first, each with the reason of every component.
+    Asked by the city itself (its officers, or its mandated network's, within the mandate's
+    domains): city diplomacy is demand-driven, never imposed."""
+    city, domains = await _asking_city(session, principal, city_id)
+    partners.check_may_ask(city)
+    found = await partners.top_partners(session, city_id, _weights(request), limit, domains)
+    return [
+        SuggestionPublic(
+            partner=_city(s.partner),
+            score=s.score,
+            components=_components(s.components),
+            they_help_us=_fits(s.they_help_us),
+            we_help_them=_fits(s.we_help_them),
+        )
+        for s in found
+    ]
+
+
 @router.get(
     "/cities/{city_id}/trilateral-suggestions",
     response_model=list[TrinningPublic],
     tags=["suggestions"],
     responses={
+        **_REFUSED,
         409: {
             "description": "the city is not in a conflict zone, or its preconditions of city "
             "diplomacy do not hold"
-        }
+        },
     },
 )
 async def suggest_trinnings(
     city_id: uuid.UUID,
     request: Request,
     session: SessionDep,
-    principal: Overseer,
+    principal: voices.Reader,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[TrinningPublic]:
     """Trilateral "trinnings" for a city of a conflict zone: another city of the same zone and a
     helping city outside it, each side scored as a partner suggestion with its reasons. Ranked
     by the weakest of the three sides, then by their sum (services/matching/trilaterals.py).
-    Asked by the city itself (its officers): city diplomacy is demand-driven, never imposed."""
-    domain.check_oversees(principal, city_id)
-    city = await session.get(KnownCity, city_id)
-    if city is None:
-        raise NotFound(f"matching does not know city {city_id} (yet)")
+    Asked by the city itself (its officers, or its mandated network's: then every side is
+    scored on the needs and offers of the mandate's domains only): city diplomacy is
+    demand-driven, never imposed."""
+    city, domains = await _asking_city(session, principal, city_id)
     partners.check_may_ask_for_trinnings(city)
-    market = await partners.load_for_trinnings(session)
+    market = await partners.load_for_trinnings(session, domains)
     found = trilaterals.suggest_trinnings(
         market.cities[city_id],
         list(market.cities.values()),

@@ -3,7 +3,7 @@
 import uuid
 
 from tests.helpers import ServiceUnderTest, bearer
-from tests.service.test_suggestions import ADMIN, assess, city, publish
+from tests.service.test_suggestions import ADMIN, assess, city, join, network, publish
 
 
 async def assess_zone(registry: ServiceUnderTest, city_id: str, *, hold: bool) -> None:
@@ -98,6 +98,55 @@ async def test_a_city_of_a_conflict_zone_gets_trinnings_ranked_by_their_weakest_
     assert (
         await matching.client.get(f"/cities/{unknown}/trilateral-suggestions", headers=ADMIN)
     ).status_code == 404
+
+
+async def test_a_mandated_network_gets_the_trinnings_of_its_mandate_s_domains(
+    registry: ServiceUnderTest, matching: ServiceUnderTest
+) -> None:
+    knezevi, beli = (
+        await city(registry, "Kneževi Vinogradi", "HR"),
+        await city(registry, "Beli Manastir", "HR"),
+    )
+    hague, geneve = await city(registry, "Den Haag", "NL"), await city(registry, "Genève", "CH")
+    for zone_city in (knezevi, beli):
+        await assess_zone(registry, zone_city, hold=True)
+        await publish(registry, zone_city, "needs", "inter-ethnic-dialogue")
+        await publish(registry, zone_city, "needs", "drinking-water")
+    await publish(registry, hague, "offers", "inter-ethnic-dialogue")
+    await publish(registry, geneve, "offers", "drinking-water")
+    alda, eurocities = await network(registry, "ALDA"), await network(registry, "EUROCITIES")
+    await join(registry, alda, knezevi, "drinking-water")
+    await join(registry, eurocities, knezevi)  # a member, without a mandate
+    await matching.deliver(*await registry.events())
+
+    url = f"/cities/{knezevi}/trilateral-suggestions"
+
+    async def trinnings(headers: dict[str, str]) -> list[tuple[str, str, list[str]]]:
+        response = await matching.client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        ranked = response.json()
+        for trinning in ranked:
+            for side in trinning["sides"]:
+                fits = side["first_helps_second"] + side["second_helps_first"]
+                assert {f["domain"] for f in fits} <= set(trinning["joint_domains"])
+        return [(t["partner"]["name"], t["helper"]["name"], t["joint_domains"]) for t in ranked]
+
+    assert sorted(await trinnings(bearer(f"city_officer:{knezevi}"))) == [
+        ("Beli Manastir", "Den Haag", ["inter-ethnic-dialogue"]),
+        ("Beli Manastir", "Genève", ["drinking-water"]),
+    ]
+    # The network asks within its mandate's domains: drinking water only.
+    assert await trinnings(bearer(f"network_officer:{alda}")) == [
+        ("Beli Manastir", "Genève", ["drinking-water"])
+    ]
+    # Not a network Kneževi Vinogradi mandated; nor one that Beli Manastir did.
+    for city_asked, officer in ((knezevi, eurocities), (beli, alda)):
+        refused = await matching.client.get(
+            f"/cities/{city_asked}/trilateral-suggestions",
+            headers=bearer(f"network_officer:{officer}"),
+        )
+        assert refused.status_code == 403
+        assert "no network you are an officer of holds its mandate" in refused.json()["detail"]
 
 
 async def test_an_assignment_run_proposes_needs_to_offers_and_says_why_the_rest_wait(

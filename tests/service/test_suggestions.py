@@ -118,6 +118,108 @@ async def test_city_diplomacy_waits_for_its_preconditions(
     assert helper.json() == []
 
 
+async def network(registry: ServiceUnderTest, acronym: str) -> str:
+    body = {"name": f"{acronym} network of cities", "acronym": acronym, "scope": "global"}
+    response = await registry.client.post("/networks", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def join(
+    registry: ServiceUnderTest, network_id: str, city_id: str, *mandate_domains: str | None
+) -> None:
+    """The city joins the network and, when domains are given, mandates it in those domains
+    (a single None: in every domain)."""
+    officer = bearer(f"city_officer:{city_id}")
+    members = f"/networks/{network_id}/members"
+    joined = await registry.client.post(members, json={"city_id": city_id}, headers=officer)
+    assert joined.status_code == 201, joined.text
+    if mandate_domains:
+        domains = [d for d in mandate_domains if d is not None]
+        granted = await registry.client.put(
+            f"{members}/{city_id}/mandate",
+            json={"granted": True, "domains": domains},
+            headers=officer,
+        )
+        assert granted.status_code == 200, granted.text
+
+
+PRECONDITIONS_HOLD = {
+    "disarmament_or_pacification": "yes",
+    "rule_of_law": "yes",
+    "competent_local_officials": "yes",
+    "local_elections": "yes",
+}
+
+
+async def test_a_mandated_network_gets_the_suggestions_of_its_mandate_s_domains(
+    registry: ServiceUnderTest, matching: ServiceUnderTest
+) -> None:
+    """Demand-driven city diplomacy: for a city in a conflict zone, suggestions are asked by the
+    city or by a network it mandated, which sees only what fits in the mandate's domains."""
+    goma, lyon, geneve, ostend = [
+        await city(registry, *c)
+        for c in (("Goma", "CD"), ("Lyon", "FR"), ("Genève", "CH"), ("Ostende", "BE"))
+    ]
+    await assess(registry, goma, "post_conflict", **PRECONDITIONS_HOLD)
+    await publish(registry, goma, "needs", "waste-collection")
+    await publish(registry, goma, "needs", "drinking-water")
+    await publish(registry, goma, "offers", "cultural-exchange")
+    await publish(registry, lyon, "offers", "waste-collection")
+    await publish(registry, lyon, "needs", "cultural-exchange")
+    await publish(registry, geneve, "offers", "drinking-water")
+    await publish(registry, ostend, "needs", "drinking-water")
+    alda, uclg, eurocities = [await network(registry, n) for n in ("ALDA", "UCLG", "EUROCITIES")]
+    await join(registry, alda, goma, "waste-collection")
+    await join(registry, uclg, goma, None)  # a mandate in every domain
+    await join(registry, eurocities, goma)  # a member, without a mandate
+    await join(registry, alda, ostend, None)  # Ostend is in no conflict zone
+    await matching.deliver(*await registry.events())
+
+    async def suggested(city_id: str, headers: dict[str, str]) -> list[tuple[str, list, list]]:
+        response = await matching.client.get(f"/cities/{city_id}/suggestions", headers=headers)
+        assert response.status_code == 200, response.text
+        return [
+            (
+                s["partner"]["name"],
+                [f["domain"] for f in s["they_help_us"]],
+                [f["domain"] for f in s["we_help_them"]],
+            )
+            for s in response.json()
+        ]
+
+    everything = [
+        ("Lyon", ["waste-collection"], ["cultural-exchange"]),
+        ("Genève", ["drinking-water"], []),
+    ]
+    assert await suggested(goma, bearer(f"city_officer:{goma}")) == everything
+    assert await suggested(goma, bearer(f"network_officer:{uclg}")) == everything
+    # Within the mandate's domains only: Lyon for its waste collection, and nothing else.
+    assert await suggested(goma, bearer(f"network_officer:{alda}")) == [
+        ("Lyon", ["waste-collection"], [])
+    ]
+
+    async def refused(city_id: str, headers: dict[str, str]) -> str:
+        response = await matching.client.get(f"/cities/{city_id}/suggestions", headers=headers)
+        assert response.status_code == 403, response.text
+        return response.json()["detail"]
+
+    unmandated = await refused(goma, bearer(f"network_officer:{eurocities}"))
+    assert "no network you are an officer of holds its mandate (a network acts only" in unmandated
+    assert "holds its mandate" in await refused(goma, bearer(f"network_officer:{uuid.uuid4()}"))
+    assert f"city {ostend} is not in a conflict zone" in await refused(
+        ostend, bearer(f"network_officer:{alda}")
+    )
+    assert "ask that city's officer" in await refused(goma, bearer(f"city_officer:{lyon}"))
+    # Asking is checked before the city is looked up: a refusal tells nothing of which exist.
+    assert "holds its mandate" in await refused(
+        str(uuid.uuid4()), bearer(f"network_officer:{alda}")
+    )
+
+
+MANDATE = frozenset({"waste-collection", "transport"})
+
+
 async def test_the_bounded_search_ranks_as_a_full_scan_of_the_read_model(
     matching: ServiceUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,4 +290,18 @@ async def test_the_bounded_search_ranks_as_a_full_scan_of_the_read_model(
                     (s.partner.id, s.score) for s in full
                 ]
                 compared += len(full)
+            # A mandated network's view: our needs and offers of its domains only.
+            needs, offers = (
+                {**items, us.id: [i for i in items.get(us.id, ()) if i.domain in MANDATE]}
+                for items in (market.needs, market.offers)
+            )
+            full = suggestions.suggest(market.cities[us.id], everyone, needs, offers, weights)
+            bounded = await partners.top_partners(session, us.id, weights, 10, MANDATE)
+            assert [(s.partner.id, s.score) for s in bounded] == [
+                (s.partner.id, s.score) for s in full
+            ]
+            assert all(
+                f.need.domain in MANDATE for s in bounded for f in s.they_help_us + s.we_help_them
+            )
+            compared += len(full)
     assert compared > 100

@@ -11,9 +11,8 @@ from services.matching.domain import (
     LinkedItem,
     Mandate,
     check_speaks_for,
-    mandate_domains,
-    mandated_networks,
-    speaks_for,
+    covers,
+    voice_domains,
 )
 from services.matching.health import days_since, funding_activity_specs, silent_since
 from services.matching.interests import (
@@ -165,35 +164,49 @@ def principal(*grants: str) -> Principal:
     return Principal("someone", "user", frozenset(Grant.parse(g) for g in grants), 0.0)
 
 
+def test_a_city_s_officers_speak_for_it_in_every_domain_wherever_it_is() -> None:
+    lome = principal(f"city_officer:{LOME}")
+    assert voice_domains(lome, LOME, False, ()) is None
+    assert voice_domains(lome, LOME, True, MANDATES) is None
+    assert voice_domains(principal(f"city_officer:{LYON}"), LOME, True, MANDATES) == set()
+
+
 def test_a_network_speaks_for_a_city_of_a_conflict_zone_within_its_mandate() -> None:
-    assert mandated_networks(True, MANDATES, "inter-ethnic-dialogue") == {ALDA, UCLG}
-    assert mandated_networks(True, MANDATES, "drinking-water") == {UCLG}
-    # Outside a conflict zone, only the city's own officers speak for it.
-    assert mandated_networks(False, MANDATES, "inter-ethnic-dialogue") == set()
-
-
-def test_a_network_officer_lists_a_city_s_matters_in_its_mandate_s_domains() -> None:
     alda, uclg = principal(f"network_officer:{ALDA}"), principal(f"network_officer:{UCLG}")
-    assert mandate_domains(alda, True, MANDATES) == {"inter-ethnic-dialogue"}
-    assert mandate_domains(uclg, True, MANDATES) is None  # a mandate in every domain
-    assert mandate_domains(principal(f"network_officer:{uuid.uuid4()}"), True, MANDATES) == set()
-    assert mandate_domains(uclg, False, MANDATES) == set()  # outside a conflict zone: none
+    assert voice_domains(alda, LOME, True, MANDATES) == {"inter-ethnic-dialogue"}
+    assert voice_domains(uclg, LOME, True, MANDATES) is None  # a mandate in every domain
+    unmandated = principal(f"network_officer:{uuid.uuid4()}")
+    assert voice_domains(unmandated, LOME, True, MANDATES) == set()
+    # Outside a conflict zone, only the city's own officers speak for it.
+    assert voice_domains(uclg, LOME, False, MANDATES) == set()
     both = principal(f"network_officer:{ALDA}", f"network_officer:{UCLG}")
-    assert mandate_domains(both, True, MANDATES) is None
+    assert voice_domains(both, LOME, True, MANDATES) is None
     water = Mandate(UCLG, frozenset({"drinking-water"}))
-    assert mandate_domains(both, True, [MANDATES[0], water]) == {
+    assert voice_domains(both, LOME, True, [MANDATES[0], water]) == {
         "inter-ethnic-dialogue",
         "drinking-water",
     }
+    assert covers(None, "drinking-water") and covers(
+        frozenset({"drinking-water"}), "drinking-water"
+    )
+    assert not covers(frozenset({"inter-ethnic-dialogue"}), "drinking-water")
+    assert not covers(frozenset(), "drinking-water")
 
 
-def test_speaking_for_a_city() -> None:
-    assert speaks_for(principal(f"city_officer:{LOME}"), LOME, ())
-    assert speaks_for(principal(f"network_officer:{ALDA}"), LOME, {ALDA})
-    assert not speaks_for(principal(f"network_officer:{ALDA}"), LOME, {UCLG})
-    assert not speaks_for(principal(f"city_officer:{LYON}"), LOME, {ALDA})
-    with pytest.raises(Forbidden, match=f"not for city {LOME}, and no network"):
-        check_speaks_for(principal(f"city_officer:{LYON}"), LOME, ())
+def test_a_refusal_says_why_the_caller_does_not_speak_for_the_city() -> None:
+    dialogue = frozenset({"inter-ethnic-dialogue"})
+    alda = principal(f"network_officer:{ALDA}")
+    check_speaks_for(alda, LOME, True, dialogue, "inter-ethnic-dialogue")
+    check_speaks_for(alda, LOME, True, dialogue, None)  # asking in no domain in particular
+    check_speaks_for(principal(f"city_officer:{LOME}"), LOME, False, None, "drinking-water")
+    with pytest.raises(Forbidden, match=f"not for city {LOME}; ask that city's officer"):
+        check_speaks_for(principal(f"city_officer:{LYON}"), LOME, True, frozenset(), None)
+    with pytest.raises(Forbidden, match=f"city {LOME} is not in a conflict zone"):
+        check_speaks_for(alda, LOME, False, frozenset(), None)
+    with pytest.raises(Forbidden, match="no network you are an officer of holds its mandate \\("):
+        check_speaks_for(alda, LOME, True, frozenset(), None)
+    with pytest.raises(Forbidden, match="covers inter-ethnic-dialogue, not drinking-water"):
+        check_speaks_for(alda, LOME, True, dialogue, "drinking-water")
 
 
 # --- Health, conflict ------------------------------------------------------------------------
