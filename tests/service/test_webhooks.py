@@ -791,6 +791,11 @@ async def test_secrets_move_to_a_new_key_and_the_old_key_can_go(
     receiver.secrets = [endpoint["secret"]]
     await webhooks.fund_created()
     async with httpx.AsyncClient() as client:
+        # A sender missing the key says so, and leaves the delivery free for one that has it.
+        old_settings = webhooks.service.runtime.settings
+        missing = WebhookSender(sessions, old_settings, client, system_resolver)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError, match="put that key back"):
+            await missing.send_due()
         sender = WebhookSender(sessions, settings, client, system_resolver)  # type: ignore[arg-type]
         assert await sender.send_due() == 1
     [got] = receiver.got

@@ -116,23 +116,23 @@ class WebhookSender:
                     .limit(self._settings.webhook_batch_size)
                 )
             ).all()
-            taken = set(
-                await DELIVERIES.claim(
-                    session, [delivery.seq for delivery, _ in rows], now, lease_until
+            # Secrets opened before anything is leased: a key missing from the settings fails
+            # here, loudly, and leaves every row free.
+            candidates = [
+                _Claimed(
+                    delivery.seq,  # type: ignore[arg-type]
+                    str(delivery.id),
+                    delivery.body,
+                    endpoint.url,
+                    self._keys.signing_secrets(endpoint, now),
                 )
+                for delivery, endpoint in rows
+            ]
+            taken = set(
+                await DELIVERIES.claim(session, [c.seq for c in candidates], now, lease_until)
             )
             await session.commit()
-        return [
-            _Claimed(
-                delivery.seq,  # type: ignore[arg-type]
-                str(delivery.id),
-                delivery.body,
-                endpoint.url,
-                self._keys.signing_secrets(endpoint, now),
-            )
-            for delivery, endpoint in rows
-            if delivery.seq in taken
-        ]
+        return [claimed for claimed in candidates if claimed.seq in taken]
 
     async def _attempt(self, delivery: _Claimed) -> None:
         attempted_at = utcnow()
