@@ -292,6 +292,26 @@ class LinkedItem:
 _ARTICLE = {"need": "a", "offer": "an"}
 
 
+def open_item(kind: str, item_id: UUID, known: Mapping[UUID, LinkedItem]) -> LinkedItem:
+    """A need (or offer) a request names: known to matching, of that kind, and open."""
+    item = known.get(item_id)
+    if item is None:
+        raise DomainError(
+            f"{kind} {item_id} is not known to matching (yet); one published a moment ago may "
+            "still be on its way, so retry shortly"
+        )
+    if item.kind != kind:
+        raise DomainError(
+            f"{item_id} is {_ARTICLE[item.kind]} {item.kind}, not {_ARTICLE[kind]} {kind}: name "
+            f"it as {_ARTICLE[item.kind]} {item.kind}"
+        )
+    if item.status != "open":
+        raise DomainError(
+            f"{kind} {item_id} ({item.title!r}) is {item.status}, not open: name only open {kind}s"
+        )
+    return item
+
+
 def check_links(
     kind: str, ids: Sequence[UUID], known: Mapping[UUID, LinkedItem], party_ids: Iterable[UUID]
 ) -> None:
@@ -302,22 +322,7 @@ def check_links(
         if item_id in seen:
             raise DomainError(f"{kind} {item_id} is linked twice; list it once")
         seen.add(item_id)
-        item = known.get(item_id)
-        if item is None:
-            raise DomainError(
-                f"{kind} {item_id} is not known to matching (yet); one published a moment ago "
-                "may still be on its way, so retry shortly"
-            )
-        if item.kind != kind:
-            raise DomainError(
-                f"{item_id} is {_ARTICLE[item.kind]} {item.kind}, not {_ARTICLE[kind]} {kind}: "
-                f"list it in {item.kind}_ids"
-            )
-        if item.status != "open":
-            raise DomainError(
-                f"{kind} {item_id} ({item.title!r}) is {item.status}, not open: link only open "
-                f"{kind}s"
-            )
+        item = open_item(kind, item_id, known)
         if item.city_id not in parties:
             raise DomainError(
                 f"{kind} {item_id} ({item.title!r}) belongs to city {item.city_id}, which is not "

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from services.matching.domain import LinkedItem
+from services.matching.domain import LinkedItem, open_item
 from shared.errors import Conflict, DomainError
 
 
@@ -83,7 +83,7 @@ def check_expression(
     before, with their conflict-zone gate)."""
     if from_city_id == to_city_id:
         raise DomainError("a city cannot express interest to itself: name another city")
-    need = _open_item("need", need_id, items)
+    need = open_item("need", need_id, items)
     if need.city_id == from_city_id:
         kind, helper = InterestKind.REQUEST, to_city_id
     elif need.city_id == to_city_id:
@@ -94,27 +94,13 @@ def check_expression(
             "city nor the city asked: name one of their needs"
         )
     if offer_id is not None:
-        offer = _open_item("offer", offer_id, items)
+        offer = open_item("offer", offer_id, items)
         if offer.city_id != helper:
             raise DomainError(
                 f"offer {offer_id} ({offer.title!r}) belongs to city {offer.city_id}; the offer "
                 f"must be one of city {helper}'s, the city that would help with the need"
             )
     return kind
-
-
-def _open_item(kind: str, item_id: UUID, items: Mapping[UUID, LinkedItem]) -> LinkedItem:
-    item = items.get(item_id)
-    if item is None:
-        raise DomainError(
-            f"{kind} {item_id} is not known to matching (yet); one published a moment ago may "
-            "still be on its way, so retry shortly"
-        )
-    if item.kind != kind:
-        raise DomainError(f"{item_id} is {'a need' if kind == 'offer' else 'an offer'}, not {kind}")
-    if item.status != "open":
-        raise DomainError(f"{kind} {item_id} ({item.title!r}) is {item.status}, not open")
-    return item
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,7 @@ NEED = LinkedItem(uuid.uuid4(), "need", A, "Training for waste collection teams"
     ("kind", "item", "message"),
     [
         ("need", None, "not known to matching"),
-        ("offer", NEED, "is a need, not an offer: list it in need_ids"),
+        ("offer", NEED, "is a need, not an offer: name it as a need"),
         ("need", LinkedItem(NEED.id, "need", A, NEED.title, "withdrawn"), "is withdrawn, not open"),
         ("need", LinkedItem(NEED.id, "need", C, NEED.title, "open"), f"belongs to city {C}"),
     ],

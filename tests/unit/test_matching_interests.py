@@ -58,8 +58,8 @@ def test_offering_help_with_the_other_s_need_is_an_offer() -> None:
         (LOME, LOME, NEED.id, None, ITEMS, "cannot express interest to itself"),
         (LYON, DAKAR, NEED.id, None, ITEMS, "neither the asking city nor the city asked"),
         (LOME, LYON, uuid.uuid4(), None, ITEMS, "not known to matching"),
-        (LOME, LYON, OFFER.id, None, ITEMS, "is an offer, not need"),
-        (LOME, LYON, NEED.id, NEED.id, ITEMS, "is a need, not offer"),
+        (LOME, LYON, OFFER.id, None, ITEMS, "is an offer, not a need"),
+        (LOME, LYON, NEED.id, NEED.id, ITEMS, "is a need, not an offer"),
         (LOME, LYON, NEED.id, DAKAR_OFFER.id, ITEMS, f"must be one of city {LYON}'s"),
         (LYON, LOME, NEED.id, OFFER.id, ITEMS, None),  # the control: this one passes
         (
