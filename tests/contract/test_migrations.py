@@ -6,6 +6,9 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import Column, Enum, Integer, MetaData, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -146,6 +149,14 @@ async def test_the_migrated_ledger_refuses_update_and_delete(
 ) -> None:
     engine = await database("funding")
     await migrations.upgrade(engine, "funding")
+    await _post_a_pledge(engine)
+    for statement in ("UPDATE ledger_entries SET amount_minor = 1", "DELETE FROM ledger_movements"):
+        async with AsyncSession(engine) as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def _post_a_pledge(engine: AsyncEngine) -> None:
     async with db.session_factory(engine)() as session:
         fund = Fund(name="Fonds de solidarité", currency="EUR")
         session.add(fund)
@@ -157,10 +168,29 @@ async def test_the_migrated_ledger_refuses_update_and_delete(
         ]
         await ledger.post(session, movement, lines)
         await session.commit()
-    for statement in ("UPDATE ledger_entries SET amount_minor = 1", "DELETE FROM ledger_movements"):
-        async with AsyncSession(engine) as session:
-            with pytest.raises(DBAPIError, match="append-only"):
-                await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def test_sqlite_copies_a_table_without_touching_the_rows_that_reference_it(
+    database: EngineFactory,
+) -> None:
+    """SQLite alters a table by copying it and dropping the old one; with foreign keys on, the
+    drop would refuse (or cascade to) the rows referencing it. Migrations run with them off."""
+    engine = await database("funding")
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL alters a table in place")
+    await migrations.upgrade(engine, "funding")
+    await _post_a_pledge(engine)
+
+    def copy_funds(config: Config) -> None:
+        operations = Operations(MigrationContext.configure(config.attributes["connection"]))
+        with operations.batch_alter_table("funds", recreate="always"):
+            pass
+
+    await migrations._on(engine, "funding", copy_funds)
+
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM ledger_movements")) == 1
+        assert await connection.scalar(text("PRAGMA foreign_keys")) == 1  # on again
 
 
 async def test_a_model_change_without_a_revision_is_found(
