@@ -75,7 +75,7 @@ def target_metadata(service: str) -> list[MetaData]:
     return [definition.metadata, db.PLUMBING_METADATA]
 
 
-def _config(service: str, url: str | None = None) -> Config:
+def _config(service: str) -> Config:
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
     config = Config()
@@ -84,8 +84,6 @@ def _config(service: str, url: str | None = None) -> Config:
     config.set_main_option("version_locations", str(versions_dir(service)))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.set_main_option("truncate_slug_length", "60")
-    if url:
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["service"] = service
     return config
 
@@ -269,15 +267,17 @@ def _sequential_revision_id(script: ScriptDirectory) -> str:
     return f"{int(heads[0]) + 1:04d}"
 
 
-def _options(service: str, dialect: str) -> dict[str, Any]:
-    """How alembic sees a service's schema, when it migrates and when it compares."""
+def _options(service: str, dialect: str, *, compare: bool) -> dict[str, Any]:
+    """How alembic sees a service's schema, when it migrates and when it compares. Only a
+    comparison needs the models: migrating runs the revisions alone, so a service's start
+    imports nothing more of it."""
 
     def include_object(item: Any, _name: Any, _kind: str, reflected: bool, _other: Any) -> bool:
         # An index made on another dialect only is not missing from this database.
         return reflected or _only_on(item) in (None, dialect)
 
     return {
-        "target_metadata": target_metadata(service),
+        "target_metadata": target_metadata(service) if compare else None,
         "version_table": version_table(service),
         "include_object": include_object,
         "render_as_batch": True,  # SQLite alters a table by copying it
@@ -294,7 +294,7 @@ def run_env() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations with python -m shared.migrations, not alembic's own CLI")
-    options = _options(service, connection.dialect.name)
+    options = _options(service, connection.dialect.name, compare=config.attributes["compare"])
 
     def process_revision_directives(
         _context: MigrationContext, _revision: Any, directives: list[MigrationScript]
@@ -336,10 +336,11 @@ def _foreign_keys_off(connection: Connection) -> Iterator[None]:
 
 
 def _run(
-    connection: Connection, service: str, run: Callable[[Config], object], url: str | None
+    connection: Connection, service: str, run: Callable[[Config], object], compare: bool
 ) -> None:
-    config = _config(service, url)
+    config = _config(service)
     config.attributes["connection"] = connection
+    config.attributes["compare"] = compare  # with the models (autogenerate)
     with _foreign_keys_off(connection), connection.begin():
         if connection.dialect.name == "postgresql":
             # Instances starting together take turns: the first migrates, the others then find
@@ -353,9 +354,11 @@ def _run(
                 raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
 
 
-async def _on(engine: AsyncEngine, service: str, run: Callable[[Config], object]) -> None:
+async def _on(
+    engine: AsyncEngine, service: str, run: Callable[[Config], object], *, compare: bool = False
+) -> None:
     async with engine.connect() as connection:
-        await connection.run_sync(_run, service, run, engine.url.render_as_string(False))
+        await connection.run_sync(_run, service, run, compare)
 
 
 class NotMigrated(RuntimeError):
@@ -447,7 +450,7 @@ async def schema_differences(
     (the service's, unless others are given)."""
 
     def compare(connection: Connection) -> list[Any]:
-        options = _options(service, connection.dialect.name)
+        options = _options(service, connection.dialect.name, compare=True)
         migration_context = MigrationContext.configure(connection, opts=options)
         return compare_metadata(migration_context, models or options["target_metadata"])
 
@@ -477,7 +480,7 @@ async def _revision(service: str, message: str) -> str | None:
                 if isinstance(script, Script):  # not an empty list: there was something to write
                     written.append(script)
 
-            await _on(engine, service, revise)
+            await _on(engine, service, revise, compare=True)
         finally:
             await engine.dispose()
     return written[0].path if written else None
