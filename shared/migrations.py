@@ -433,6 +433,8 @@ def head_revision(service: str) -> str | None:
 async def require_head(engine: AsyncEngine, service: str) -> None:
     """For a service that does not migrate at start: refuse a database behind (or ahead of) the
     code, with what to run, rather than fail on the first query of a missing column."""
+    async with engine.connect() as connection:
+        await connection.run_sync(_refuse_unversioned, service)
     current, head = await current_revision(engine, service), head_revision(service)
     _refuse_unknown(current, service)
     if current != head:

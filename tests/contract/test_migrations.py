@@ -140,8 +140,9 @@ async def test_a_database_made_before_migrations_is_refused(
 ) -> None:
     engine = await database("registry")
     await db.create_schema(engine, migrations.target_metadata("registry")[0])
-    with pytest.raises(migrations.NotMigrated, match="made before migrations"):
-        await migrations.upgrade(engine, "registry")
+    for attempt in (migrations.upgrade, migrations.require_head):
+        with pytest.raises(migrations.NotMigrated, match="made before migrations"):
+            await attempt(engine, "registry")
 
 
 async def test_the_migrated_ledger_refuses_update_and_delete(
