@@ -17,8 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.funding.ledger import store as ledger
 from services.funding.ledger.accounts import Account, Line, MovementKind, Side
 from services.funding.models import Fund
+from services.matching.app import DEFINITION as MATCHING
 from shared import db, migrations
 from tests.conftest import DatabaseFactory
+from tests.helpers import serve
 
 EngineFactory = Callable[[str], Awaitable[AsyncEngine]]
 
@@ -245,3 +247,19 @@ async def test_the_operators_command_migrates_and_checks(new_database: DatabaseF
     assert await asyncio.to_thread(migrations.main, ["check", *command]) == 1
     assert await asyncio.to_thread(migrations.main, ["upgrade", *command]) == 0
     assert await asyncio.to_thread(migrations.main, ["check", *command]) == 0
+
+
+async def test_a_service_told_not_to_migrate_starts_only_on_a_migrated_database(
+    new_database: DatabaseFactory,
+) -> None:
+    url = await new_database("matching")
+    settings = MATCHING.settings(database_url=url, migrate_on_start=False)
+    with pytest.raises(migrations.NotMigrated, match="this code needs"):
+        async with serve(MATCHING, settings):
+            pass
+    assert (
+        await asyncio.to_thread(migrations.main, ["upgrade", "--service", "matching", "--url", url])
+        == 0
+    )
+    async with serve(MATCHING, settings) as service:
+        assert (await service.client.get("/readyz")).status_code == 200
