@@ -1,103 +1,12 @@
 import uuid
-from typing import Any
 
-import httpx
 import pytest
 
-from services.registry.settings import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
-from shared.devstack import Stack, free_port
+from shared.devstack import free_port
+from tests.e2e.conftest import System
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "a long enough password"
-
-
-class System:
-    """The HTTP calls of the flow, one per step, against a running stack, with real tokens from
-    the registry's token endpoint."""
-
-    def __init__(self, stack: Stack, http: httpx.AsyncClient) -> None:
-        self.stack = stack
-        self.http = http
-
-    async def call(
-        self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        headers = kwargs.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        url = f"{self.stack.url(service)}{path}"
-        return await self.http.request(method, url, headers=headers, **kwargs)
-
-    async def post(self, service: str, path: str, token: str, body: dict, **headers: str) -> dict:
-        response = await self.call("POST", service, path, token, json=body, headers=headers)
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
-    async def sign_in(self, username: str, password: str = PASSWORD) -> dict:
-        response = await self.call(
-            "POST",
-            "registry",
-            "/oauth/token",
-            data={"grant_type": "password", "username": username, "password": password},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def refresh(self, tokens: dict) -> str:
-        data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-        response = await self.call("POST", "registry", "/oauth/token", data=data)
-        assert response.status_code == 200, response.text
-        return response.json()["access_token"]
-
-    async def client_token(self, client: dict) -> str:
-        """A donor system's token, from its client credentials (HTTP Basic)."""
-        response = await self.call(
-            "POST",
-            "registry",
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client["client_id"], client["client_secret"]),
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["access_token"]
-
-    async def admin(self) -> str:
-        return (await self.sign_in(DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD))["access_token"]
-
-    async def new_officer(self, city: str, country: str) -> tuple[str, str]:
-        """An official signs up, registers the city and refreshes to act for it."""
-        username = f"{uuid.uuid4().hex[:8]}@{country.lower()}.example.org"
-        body = {"username": username, "display_name": f"Maire de {city}", "password": PASSWORD}
-        assert (await self.call("POST", "registry", "/accounts", json=body)).status_code == 201
-        tokens = await self.sign_in(username)
-        registered = await self.post(
-            "registry", "/cities", tokens["access_token"], {"name": city, "country_code": country}
-        )
-        return registered["id"], await self.refresh(tokens)
-
-    async def known_to_matching(self, city_id: str, token: str) -> None:
-        async def known() -> bool:
-            response = await self.call("GET", "matching", f"/cities/{city_id}", token)
-            return response.status_code == 200
-
-        await eventually(known, what=f"matching knows city {city_id}")
-
-    async def wait_for_feed(
-        self, kind: str, recipient: str, token: str, expected: list[str]
-    ) -> None:
-        async def arrived() -> list[str] | None:
-            response = await self.call("GET", "notifications", f"/feeds/{kind}/{recipient}", token)
-            assert response.status_code == 200, response.text
-            types = [item["event_type"] for item in response.json()["items"]]
-            return types if sorted(types) == sorted(expected) else None
-
-        await eventually(arrived, what=f"{kind} {recipient}'s feed to hold {expected}")
-
-
-@pytest.fixture
-def system(stack: Stack, http: httpx.AsyncClient) -> System:
-    return System(stack, http)
 
 
 async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: System) -> None:
@@ -128,8 +37,7 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
         admin,
         {"name": f"Solidarity Fund {uuid.uuid4().hex[:6]}", "currency": "EUR"},
     )
-    client = await system.post("registry", "/clients", admin, {"name": "Ville de Genève"})
-    donor_token = await system.client_token(client)
+    _, donor_token = await system.new_donor(admin, "Ville de Genève")
     pledge = {
         "donor_name": "Ville de Genève",
         "donor_kind": "city",
@@ -143,22 +51,7 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
         pledge,
         **{"Idempotency-Key": str(uuid.uuid4())},
     )
-
-    # A fund administrator is an account granted the role by a platform administrator.
-    treasurer = f"{uuid.uuid4().hex[:8]}@fund.example.org"
-    account = await system.post(
-        "registry",
-        "/accounts",
-        "",
-        {"username": treasurer, "display_name": "Trésorier", "password": PASSWORD},
-    )
-    await system.post(
-        "registry",
-        "/grants",
-        admin,
-        {"subject": account["id"], "role": "fund_admin", "scope": fund["id"]},
-    )
-    fund_admin = (await system.sign_in(treasurer))["access_token"]
+    fund_admin = await system.new_fund_admin(fund["id"], admin)
 
     flow = ["CityRegistered", "AgreementProposed", "AgreementAccepted"]
     await system.wait_for_feed("city", lome, lome_officer, flow)
