@@ -257,11 +257,12 @@ async def top_partners(
     `domains` (what a network's mandate covers), for our needs and offers of those domains only.
 
     Only items in the domains of our needs (their offers) or of our offers (their needs) can
-    fit, so only those are read, through the index on (kind, status, domain). First, only in
-    which of those domains each other city offers or needs (no item read whole); that gives each
-    city an upper bound of its score (`suggestions.best_case`). Then cities are scored exactly,
-    best bound first, a batch at a time, until the last suggestion kept scores more than the
-    next city's bound: no city left can enter the list. Same ranking as a full scan."""
+    fit, so only those are read, through the index on (kind, status, domain, city_id). First,
+    only in which of those domains each other city offers or needs (from the index alone, no item
+    read whole); that gives each city an upper bound of its score (`suggestions.best_case`).
+    Then cities are scored exactly, best bound first, a batch at a time, until the last
+    suggestion kept scores more than the next city's bound: no city left can enter the list.
+    Same ranking as a full scan."""
     ours = (
         await session.exec(
             select(*_ITEM_COLUMNS)
