@@ -39,7 +39,7 @@ from sqlalchemy import BigInteger, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding.ledger.store import _append_only, lock_fund
+from services.funding.ledger.store import append_only, lock_fund
 from services.funding.models import FundingTable
 from shared.contracts import EventSpec
 from shared.db import UTCDateTime
@@ -67,7 +67,7 @@ class FundLogEntry(FundingTable, table=True):
     hash: str = Field(max_length=64)
 
 
-_append_only("fund_log")
+append_only("fund_log")
 
 
 def canonical(document: Any) -> str:

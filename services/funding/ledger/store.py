@@ -56,7 +56,7 @@ class LedgerEntry(FundingTable, table=True):
     amount_minor: int = Field(sa_type=BigInteger)
 
 
-def _append_only(table_name: str) -> None:
+def append_only(table_name: str) -> None:
     message = f"{table_name} is append-only: post a correcting movement instead"
     sqlite = [
         f"CREATE TRIGGER {table_name}_no_{op.lower()} BEFORE {op} ON {table_name} "
@@ -75,8 +75,8 @@ def _append_only(table_name: str) -> None:
             event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
 
 
-_append_only("ledger_movements")
-_append_only("ledger_entries")
+append_only("ledger_movements")
+append_only("ledger_entries")
 
 
 async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> None:

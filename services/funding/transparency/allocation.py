@@ -37,7 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import Earmark
 from services.funding.ledger.accounts import Account, MovementKind, Side
-from services.funding.ledger.store import LedgerEntry, LedgerMovement, _append_only, lock_fund
+from services.funding.ledger.store import LedgerEntry, LedgerMovement, append_only, lock_fund
 from services.funding.models import FundingTable, Pledge
 from shared import money
 from shared.db import UTCDateTime, utcnow
@@ -183,7 +183,7 @@ class Allocation(FundingTable, table=True):
     allocated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-_append_only("fund_allocations")
+append_only("fund_allocations")
 
 
 async def receipt_sources(session: AsyncSession, fund_id: uuid.UUID, currency: str) -> list[Source]:
