@@ -1,4 +1,5 @@
-"""The alembic environment of every service: which service is in the config (shared.migrations)."""
+"""alembic's env.py, the same for every service: run_env reads the service from the config that
+shared.migrations made."""
 
 from shared.migrations import run_env
 
