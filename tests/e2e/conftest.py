@@ -131,6 +131,27 @@ class System:
         [grant] = client["grants"]
         return grant.removeprefix("donor:"), await self.client_token(client)
 
+    async def agree(self, title: str, proposer: tuple[str, str], partner: tuple[str, str]) -> dict:
+        """`proposer` (a city id and its officer's token) proposes an agreement to `partner`,
+        which accepts it: the accepted agreement."""
+        (proposer_city, proposer_token), (partner_city, partner_token) = proposer, partner
+        agreement = await self.post(
+            "matching",
+            "/agreements",
+            proposer_token,
+            {
+                "title": title,
+                "party_city_ids": [proposer_city, partner_city],
+                "proposed_by_city_id": proposer_city,
+            },
+        )
+        return await self.post(
+            "matching",
+            f"/agreements/{agreement['id']}/acceptances",
+            partner_token,
+            {"city_id": partner_city},
+        )
+
     async def known_to_matching(self, city_id: str, token: str) -> None:
         async def known() -> bool:
             response = await self.call("GET", "matching", f"/cities/{city_id}", token)

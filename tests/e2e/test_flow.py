@@ -15,18 +15,8 @@ async def test_cities_agree_a_fund_takes_a_pledge_and_everyone_is_told(system: S
     await system.known_to_matching(lome, lome_officer)
     await system.known_to_matching(lyon, lyon_officer)
 
-    agreement = await system.post(
-        "matching",
-        "/agreements",
-        lome_officer,
-        {
-            "title": "Lomé–Lyon: waste collection",
-            "party_city_ids": [lome, lyon],
-            "proposed_by_city_id": lome,
-        },
-    )
-    accepted = await system.post(
-        "matching", f"/agreements/{agreement['id']}/acceptances", lyon_officer, {"city_id": lyon}
+    accepted = await system.agree(
+        "Lomé–Lyon: waste collection", (lome, lome_officer), (lyon, lyon_officer)
     )
     assert accepted["status"] == "accepted"
 

@@ -8,38 +8,19 @@ escalates, the agreement is suspended and the next tranche held."""
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from services.notifications.mailsink import received
-from shared.devstack import free_port
 from tests.e2e.conftest import System
 from tests.helpers import eventually
-from tests.service.test_webhooks import Receiver
+
+# `receiver`: the donor's own system, a real HTTP server (uvicorn) checking every signature.
+from tests.service.test_webhooks import Receiver, receiver  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def donor_system() -> AsyncIterator[Receiver]:
-    """The donor's own system: a real HTTP server the notifications service posts to."""
-    port = free_port()
-    hooks = Receiver(url=f"http://127.0.0.1:{port}/hooks")
-    app = Starlette(routes=[Route("/hooks", hooks.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: asyncio.sleep(0, server.started), what="the receiver listening")
-    try:
-        yield hooks
-    finally:
-        server.should_exit = True
-        await task
 
 
 def key() -> dict[str, str]:
@@ -47,7 +28,8 @@ def key() -> dict[str, str]:
 
 
 async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_next(
-    system: System, donor_system: Receiver
+    system: System,
+    receiver: Receiver,  # noqa: F811 (the fixture imported above)
 ) -> None:
     # Two cities, each with its officer; Lyon's wants email.
     tag = uuid.uuid4().hex[:4]
@@ -59,18 +41,10 @@ async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_n
     await system.known_to_matching(lyon, lyon_officer)
 
     # The agreement: proposed by Lomé, accepted by Lyon, activated.
-    agreement = await system.post(
-        "matching",
-        "/agreements",
-        lome_officer,
-        {
-            "title": f"Lomé–Lyon {tag}: waste collection",
-            "party_city_ids": [lome, lyon],
-            "proposed_by_city_id": lome,
-        },
+    agreement = await system.agree(
+        f"Lomé–Lyon {tag}: waste collection", (lome, lome_officer), (lyon, lyon_officer)
     )
     agreement_path = f"/agreements/{agreement['id']}"
-    await system.post("matching", f"{agreement_path}/acceptances", lyon_officer, {"city_id": lyon})
     active = await system.post(
         "matching", f"{agreement_path}/activation", lome_officer, {"city_id": lome}
     )
@@ -97,11 +71,11 @@ async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_n
         {
             "owner_kind": "donor",
             "owner_id": donor,
-            "url": donor_system.url,
+            "url": receiver.url,
             "event_types": ["TrancheDisbursed"],
         },
     )
-    donor_system.secrets.append(endpoint["secret"])
+    receiver.secrets.append(endpoint["secret"])
 
     # 10 000 USD pledged; received at 0.92: 9 200 EUR, of which 184 retained, 9 016 to spend.
     pledge = await system.post(
@@ -201,7 +175,7 @@ async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_n
 
     # The donor's system got the payment, signed; a replay carries the same webhook-id.
     async def disbursement_hooked() -> list:
-        return [m for m in donor_system.got if m.json()["type"] == "TrancheDisbursed"]
+        return [m for m in receiver.got if m.json()["type"] == "TrancheDisbursed"]
 
     [hook] = await eventually(disbursement_hooked, what="TrancheDisbursed at the donor's system")
     assert hook.verified_by == [endpoint["secret"]]
@@ -212,10 +186,8 @@ async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_n
     await system.post(
         "notifications", f"{deliveries}/{delivery['id']}/replays", donor_token, {}, **key()
     )
-    await eventually(
-        lambda: asyncio.sleep(0, len(donor_system.got) == 2), what="the replayed delivery"
-    )
-    assert donor_system.got[1].webhook_id == hook.webhook_id and donor_system.got[1].verified_by
+    await eventually(lambda: asyncio.sleep(0, len(receiver.got) == 2), what="the replayed delivery")
+    assert receiver.got[1].webhook_id == hook.webhook_id and receiver.got[1].verified_by
 
     # Lyon's officer is told in the app and, having given an address, by email.
     async def in_app() -> list[str]:
@@ -274,8 +246,10 @@ async def test_a_donors_dollars_become_a_paid_tranche_and_a_conflict_holds_the_n
 
     [tranche] = await eventually(held, what="funding to hold the next tranche")
     assert (tranche["id"], tranche["status"]) == (second["id"], "pending"), tranche
-    assert tranche["holds"], tranche
+    # Held for both reasons: the escalation itself, and the agreement suspended because of it.
+    assert sorted(tranche["holds"]) == ["agreement", f"conflict:{lome}"], tranche["holds"]
     refused = await system.call(
         "POST", "funding", f"/tranches/{second['id']}/release", treasurer, json={}, headers=key()
     )
     assert refused.status_code == 409, refused.text
+    assert "is suspended" in refused.json()["detail"]
