@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import json
 import sys
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +154,9 @@ async def load(client: Client, data: dict[str, Any]) -> None:
             )
     print(f"{len(data['networks'])} networks with their members and mandates")
 
-    period = {
-        "start": date.today().isoformat(),
-        "end": (date.today() + timedelta(days=365)).isoformat(),
-    }
+    # Fixed dates, not today's: a request's body must be the same on every run for its
+    # idempotency key to replay rather than conflict.
+    period = data["exchange_period"]
     for kind in ("needs", "offers"):
         for n, item in enumerate(data[kind]):
             slug = item["city"]
@@ -190,7 +188,7 @@ async def load(client: Client, data: dict[str, Any]) -> None:
             "preconditions": {
                 name: {
                     "met": met,
-                    "assessed_on": date.today().isoformat(),
+                    "assessed_on": assessment["assessed_on"],
                     "note": assessment["note"],
                 }
                 for name, met in assessment["preconditions"].items()
