@@ -3,7 +3,7 @@ step applied with its history row and event in the caller's transaction. Shared 
 routes (a party's officer), the expiry run and the reactions to registry events (the platform)."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -62,6 +62,35 @@ async def linked_items(
         )
         for row in rows
     }
+
+
+async def matters(
+    session: AsyncSession, rows: Sequence[Agreement]
+) -> dict[uuid.UUID, frozenset[str]]:
+    """The domains each agreement is about: those it names and those of its linked needs and
+    offers (in one query whatever their number); what a mandated network's officer must speak
+    for a city on, to act on it."""
+    ids = {uuid.UUID(i) for a in rows for i in (*a.need_ids, *a.offer_ids)}
+    linked = dict(
+        (
+            await session.exec(
+                select(KnownNeedOffer.id, KnownNeedOffer.domain).where(
+                    col(KnownNeedOffer.id).in_(ids)
+                )
+            )
+        ).all()
+        if ids
+        else []
+    )
+    return {
+        a.id: frozenset(a.domains)
+        | frozenset(linked[i] for i in map(uuid.UUID, (*a.need_ids, *a.offer_ids)) if i in linked)
+        for a in rows
+    }
+
+
+async def matter_of(session: AsyncSession, agreement: Agreement) -> frozenset[str]:
+    return (await matters(session, [agreement]))[agreement.id]
 
 
 def state(agreement: Agreement, parties: Iterable[AgreementParty]) -> domain.AgreementState:
@@ -132,6 +161,7 @@ async def record_step(
     by_subject: str | None,
     reason: str | None,
     now: datetime,
+    by_network_id: uuid.UUID | None = None,
 ) -> None:
     """Apply a transition that changed something: the new status, its dated history row and its
     event, in the caller's transaction."""
@@ -170,6 +200,7 @@ async def record_step(
             previous_status=step.from_status,
             by_city_id=by_city_id,
             by_subject=by_subject,
+            by_network_id=by_network_id,
             reason=reason,
             **extra,
         ),
@@ -187,9 +218,11 @@ async def take(
     by_subject: str | None,
     reason: str | None,
     now: datetime,
+    by_network_id: uuid.UUID | None = None,
 ) -> domain.Step:
-    """`actor` (for a party: acting for `by_city_id`) takes `action`, as `domain.decide` allows;
-    a step that changes something is recorded in the caller's transaction (the caller commits)."""
+    """`actor` (for a party: acting for `by_city_id`; through the network `by_network_id` when
+    its officer acts under the city's mandate) takes `action`, as `domain.decide` allows; a step
+    that changes something is recorded in the caller's transaction (the caller commits)."""
     step = domain.decide(
         state(agreement, parties), action, actor, city_id=by_city_id, reason=reason, now=now
     )
@@ -203,6 +236,7 @@ async def take(
             by_subject=by_subject,
             reason=reason,
             now=now,
+            by_network_id=by_network_id,
         )
     return step
 

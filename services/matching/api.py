@@ -1,8 +1,11 @@
 """Matching HTTP routes: its read model of cities, and agreements.
 
-Who may do what is decided in `domain` from the caller's token: a city officer proposes, accepts
-and lists for their own cities only; an agreement is visible only to its parties' officers and to
-platform administrators, and to anyone else it does not exist (404, not 403)."""
+Who may do what is decided in `domain` from the caller's token, through `voices`: a city officer
+proposes, accepts and acts for their own cities; for a city in a conflict zone, so does the
+officer of a network it mandated, on an agreement all of whose domains the mandate covers. An
+agreement is visible only to its parties' officers, to the officers of a network a party mandated
+in one of its domains, and to platform administrators; to anyone else it does not exist (404,
+not 403)."""
 
 import uuid
 from collections import defaultdict
@@ -23,6 +26,7 @@ from services.matching import (
     interests,
     programme_api,
     reactions,
+    voices,
 )
 from services.matching.models import (
     AcceptanceCreate,
@@ -47,7 +51,7 @@ from services.matching.models import (
     TransitionCreate,
 )
 from shared import money
-from shared.auth import Caller, CityOfficer, PlatformAdmin, Principal, Role, allow
+from shared.auth import Caller, PlatformAdmin, Principal, Role, allow
 from shared.contracts.matching import (
     AGREEMENT_ACCEPTED,
     AGREEMENT_ACTIVITY_REPORTED,
@@ -135,9 +139,36 @@ async def _load_visible_agreement(
     agreement = await session.get(Agreement, agreement_id, with_for_update=for_update)
     parties = await agreements.parties(session, agreement_id) if agreement else []
     # One answer for "no such agreement" and "not yours": ids must not be probed (OWASP API1).
-    if agreement is None or not domain.may_see(principal, (p.city_id for p in parties)):
+    if agreement is None or not await voices.may_see_agreement(
+        session, principal, [p.city_id for p in parties], _matter(session, agreement)
+    ):
         raise NotFound(f"no agreement with id {agreement_id}")
     return agreement, parties
+
+
+def _matter(session: AsyncSession, agreement: Agreement) -> voices.AgreementMatter:
+    return lambda: agreements.matter_of(session, agreement)
+
+
+async def _speaks_on(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, agreement: Agreement
+) -> uuid.UUID | None:
+    """Refused unless the caller speaks for the party on every domain of the agreement; the
+    network it speaks through, for the record (None: the city's own officer)."""
+    return await voices.check_speaks_on_agreement(
+        session, principal, city_id, _matter(session, agreement)
+    )
+
+
+async def _load_acted_on(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, city_id: uuid.UUID
+) -> tuple[Agreement, list[AgreementParty]]:
+    """The agreement the caller acts on for `city_id`, locked: two parties acting at once each
+    see the other's outcome. Whether the caller speaks for the city at all is checked before
+    the agreement is read, so that a 403 says nothing about whether it exists; whether on this
+    agreement's domains, by the caller after (`_speaks_on`)."""
+    await voices.check_speaks_for(session, principal, city_id, None)
+    return await _load_visible_agreement(session, principal, agreement_id, for_update=True)
 
 
 async def _interest_to_grow(session: AsyncSession, body: AgreementCreate) -> PartnershipInterest:
@@ -160,14 +191,17 @@ async def propose_agreement(
     body: AgreementCreate,
     session: SessionDep,
     request: Request,
-    officer: CityOfficer,
+    officer: voices.Speaker,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    """The caller must act for the proposing city; proposing is that city's acceptance. The
-    other parties have until `accept_by` to accept, or the agreement expires. Linked needs and
-    offers must be open ones of the parties, as matching's read model knows them."""
+    """The caller must speak for the proposing city: its officer, or for a city in a conflict
+    zone the officer of a network it mandated, whose mandate covers every domain of the
+    agreement (those it names, and those of its linked needs and offers). Proposing is that
+    city's acceptance. The other parties have until `accept_by` to accept, or the agreement
+    expires. Linked needs and offers must be open ones of the parties, as matching's read model
+    knows them."""
     # Before the idempotent replay too, so a stored answer is replayed only to the proposer's side.
-    domain.check_acts_for(officer, body.proposed_by_city_id)
+    await voices.check_speaks_for(session, officer, body.proposed_by_city_id, None)
 
     async def propose() -> AgreementPublic:
         now = utcnow()
@@ -225,6 +259,8 @@ async def propose_agreement(
             last_activity_at=now,
             blocks=blocks,
         )
+        # Once its domains are all known: those it names, and its linked needs' and offers'.
+        network_id = await _speaks_on(session, officer, body.proposed_by_city_id, agreement)
         session.add(agreement)
         if interest is not None:
             interest.agreement_id = agreement.id
@@ -258,6 +294,7 @@ async def propose_agreement(
                 proposed_by_city_id=body.proposed_by_city_id,
                 status=agreement.status,
                 by_subject=officer.subject,
+                by_network_id=network_id,
                 domains=agreement.domains,
                 need_ids=need_ids,
                 offer_ids=offer_ids,
@@ -284,13 +321,11 @@ async def _transition(
     body: TransitionCreate | ReasonedTransitionCreate,
     action: domain.Action,
 ) -> AgreementPublic:
-    """A party's officer moves the agreement on. A repeat of what brought it to its current
-    state (suspending a suspended agreement) answers with it unchanged, and records nothing."""
-    # Checked before the agreement is read, so a 403 says nothing about whether it exists.
-    domain.check_acts_for(officer, body.city_id)
-    agreement, parties = await _load_visible_agreement(
-        session, officer, agreement_id, for_update=True
-    )
+    """A party's officer (or its mandated network's) moves the agreement on. A repeat of what
+    brought it to its current state (suspending a suspended agreement) answers with it
+    unchanged, and records nothing."""
+    agreement, parties = await _load_acted_on(session, officer, agreement_id, body.city_id)
+    network_id = await _speaks_on(session, officer, body.city_id, agreement)
     step = await agreements.take(
         session,
         agreement,
@@ -301,6 +336,7 @@ async def _transition(
         by_subject=officer.subject,
         reason=body.reason,
         now=utcnow(),
+        by_network_id=network_id,
     )
     if step.changed:
         await session.commit()
@@ -311,15 +347,13 @@ async def _transition(
     "/agreements/{agreement_id}/acceptances", response_model=AgreementPublic, tags=["agreements"]
 )
 async def accept_agreement(
-    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep, officer: CityOfficer
+    agreement_id: uuid.UUID, body: AcceptanceCreate, session: SessionDep, officer: voices.Speaker
 ) -> AgreementPublic:
-    """The caller accepts for a city they act for, before `accept_by`. Idempotent by design: a
-    party that already accepted gets the agreement back unchanged."""
-    # Checked before the agreement is read, so a 403 says nothing about whether it exists.
-    domain.check_acts_for(officer, body.city_id)
-    agreement, loaded = await _load_visible_agreement(
-        session, officer, agreement_id, for_update=True
-    )
+    """The caller accepts for a city they speak for (its officer, or its mandated network's
+    within the mandate), before `accept_by`. Idempotent by design: a party that already
+    accepted gets the agreement back unchanged."""
+    agreement, loaded = await _load_acted_on(session, officer, agreement_id, body.city_id)
+    network_id = await _speaks_on(session, officer, body.city_id, agreement)
     parties = {party.city_id: party for party in loaded}
     now = utcnow()
     step = domain.decide(
@@ -354,6 +388,7 @@ async def accept_agreement(
                 all_parties_accepted=all_accepted,
                 status=step.to_status,
                 by_subject=officer.subject,
+                by_network_id=network_id,
             ),
         )
         await session.commit()
@@ -423,7 +458,7 @@ def _add_transition_route(
         agreement_id: uuid.UUID,
         body: body_model,
         session: SessionDep,
-        officer: CityOfficer,  # type: ignore[valid-type]
+        officer: voices.Speaker,  # type: ignore[valid-type]
     ) -> AgreementPublic:
         return await _transition(session, officer, agreement_id, body, action)
 
@@ -482,18 +517,18 @@ async def report_activity(
     body: ActivityReportCreate,
     session: SessionDep,
     request: Request,
-    officer: CityOfficer,
+    officer: voices.Speaker,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    """A party's officer reports on the partnership's work (a few lines: what was done, what
-    comes next). The other parties hear of it, and it is a sign of life: the agreement is not
-    dormant any more."""
-    domain.check_acts_for(officer, body.city_id)
+    """A party's officer (or its mandated network's, within the mandate) reports on the
+    partnership's work (a few lines: what was done, what comes next). The other parties hear of
+    it, and it is a sign of life: the agreement is not dormant any more."""
+    # Before the idempotent replay too, so a stored answer is replayed only to the party's side.
+    await voices.check_speaks_for(session, officer, body.city_id, None)
 
     async def report() -> ActivityReportPublic:
-        agreement, parties = await _load_visible_agreement(
-            session, officer, agreement_id, for_update=True
-        )
+        agreement, parties = await _load_acted_on(session, officer, agreement_id, body.city_id)
+        network_id = await _speaks_on(session, officer, body.city_id, agreement)
         if body.city_id not in {p.city_id for p in parties}:
             raise DomainError(f"city {body.city_id} is not a party to this agreement")
         if agreement.status not in _REPORTABLE:
@@ -524,6 +559,7 @@ async def report_activity(
                 city_id=body.city_id,
                 text=body.text,
                 by_subject=officer.subject,
+                by_network_id=network_id,
                 at=now,
             ),
         )
@@ -630,15 +666,17 @@ async def get_agreement(
 @router.get("/agreements", response_model=list[AgreementPublic], tags=["agreements"])
 async def list_agreements(
     session: SessionDep,
-    caller: Overseer,
+    caller: voices.Reader,
     city_id: Annotated[uuid.UUID, Query(description="agreements this city is a party to")],
     status: Annotated[
         domain.AgreementStatus | None, Query(description="only agreements in this status")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AgreementPublic]:
-    """A city officer lists their own city's agreements; a platform administrator any city's."""
-    domain.check_oversees(caller, city_id)
+    """A city officer lists their own city's agreements; a platform administrator any city's;
+    for a city in a conflict zone, the officer of a network it mandated those in at least one of
+    the mandate's domains."""
+    domains = await voices.check_oversees(session, caller, city_id)
     query = (
         select(Agreement)
         .join(AgreementParty, col(AgreementParty.agreement_id) == col(Agreement.id))
@@ -646,10 +684,16 @@ async def list_agreements(
     )
     if status is not None:
         query = query.where(Agreement.status == status)
-    found = (
-        await session.exec(query.order_by(col(Agreement.proposed_at).desc()).limit(limit))
-    ).all()
-    return await _publics(session, found)
+    query = query.order_by(col(Agreement.proposed_at).desc(), col(Agreement.id))
+    if domains is None:
+        return await _publics(session, (await session.exec(query.limit(limit))).all())
+    # A mandated network's officer: filtered before the limit, so that a page holds `limit` of
+    # them when there are as many. The domains are partly those of linked needs and offers, so
+    # it is done here rather than in SQL; a city's agreements are a few dozen, not thousands.
+    rows = (await session.exec(query)).all()
+    matters = await agreements.matters(session, rows)
+    seen = [a for a in rows if domain.touches(domains, matters[a.id])]
+    return await _publics(session, seen[:limit])
 
 
 router.include_router(programme_api.router)

@@ -385,8 +385,9 @@ def check_oversees(principal: Principal, city_id: UUID) -> None:
 
 
 def may_see(principal: Principal, party_ids: Iterable[UUID]) -> bool:
-    """Whether the caller may know the agreement exists: a party's officer, or an administrator.
-    Anyone else is answered as if there were no such agreement."""
+    """Whether the caller may know the agreement exists as a party's officer or an
+    administrator; a mandated network's officer may too (`voices.may_see_agreement`). Anyone
+    else is answered as if there were no such agreement."""
     return principal.is_platform_admin or any(principal.acts_for_city(c) for c in party_ids)
 
 
@@ -421,9 +422,32 @@ def voice_domains(
     return frozenset(domains)
 
 
-def covers(domains: frozenset[str] | None, domain_code: str) -> bool:
-    """Whether what `voice_domains` gave covers a matter of `domain_code`."""
-    return domains is None or domain_code in domains
+# What a request is about: a domain (an expression of interest), all the domains of an
+# agreement (its own and its linked needs' and offers'), or None for no domain in particular
+# (suggestions).
+Matter = str | frozenset[str] | None
+
+
+def _codes(matter: str | frozenset[str]) -> frozenset[str]:
+    return frozenset({matter}) if isinstance(matter, str) else matter
+
+
+def covers(domains: frozenset[str] | None, matter: Matter) -> bool:
+    """Whether what `voice_domains` gave covers the matter: every one of its domains (one in no
+    domain at all only a voice in every domain, or a mandate in a few would stretch to anything),
+    or for a matter in no domain in particular some domain."""
+    if domains is None:
+        return True
+    if matter is None:
+        return bool(domains)
+    codes = _codes(matter)
+    return bool(codes) and codes <= domains
+
+
+def touches(domains: frozenset[str] | None, matter: str | frozenset[str]) -> bool:
+    """Whether the matter lies at least partly where the voice reaches: what a mandated network
+    may see (it sees an agreement it may not act on alone, and hears why it may not)."""
+    return domains is None or bool(domains & _codes(matter))
 
 
 def check_speaks_for(
@@ -431,11 +455,10 @@ def check_speaks_for(
     city_id: UUID,
     in_conflict_zone: bool,
     domains: frozenset[str] | None,
-    domain_code: str | None = None,
+    matter: Matter = None,
 ) -> None:
-    """Refused, saying why, unless `domains` (from `voice_domains`) covers `domain_code`, or for
-    a request in no domain in particular (`domain_code` None, e.g. suggestions) any domain."""
-    if domains is None or (domains and (domain_code is None or domain_code in domains)):
+    """Refused, saying why, unless `domains` (from `voice_domains`) covers the matter."""
+    if covers(domains, matter):
         return
     if not principal.scopes(Role.NETWORK_OFFICER):
         check_acts_for(principal, city_id)
@@ -447,9 +470,12 @@ def check_speaks_for(
             "for a member city only there (DOMAIN.md); ask the city's officer"
         )
     if domains:
+        assert matter is not None, "any domain is covered by a voice in some"
+        outside = sorted(_codes(matter) - domains)
+        what = ", ".join(outside) if outside else "a matter in no domain (name its domains)"
         raise Forbidden(
             f"the mandate city {city_id} gave your network covers {', '.join(sorted(domains))}, "
-            f"not {domain_code}; ask the city's officer, or the city to widen the mandate"
+            f"not {what}; ask the city's officer, or the city to widen the mandate"
         )
     raise Forbidden(
         f"you act for {cities}, not for city {city_id}, and no network you are an officer of "
@@ -457,3 +483,21 @@ def check_speaks_for(
         "mandated it, within the mandate's domains); ask the city's officer, or refresh your "
         "token if you were given the role a moment ago"
     )
+
+
+def speaking_network(
+    principal: Principal, mandates: Iterable[Mandate], matter: frozenset[str]
+) -> UUID | None:
+    """For the record, the network through which the caller speaks for a city on the matter:
+    of the caller's networks the city mandated, the first (by id) whose mandate covers all of
+    it, else the first covering some of it (`voice_domains` joins the mandates of all the
+    caller's networks, so a matter may be covered by two together)."""
+    officer_of = principal.scopes(Role.NETWORK_OFFICER)
+    held = sorted(
+        (m for m in mandates if str(m.network_id) in officer_of), key=lambda m: str(m.network_id)
+    )
+    for wanted in (covers, touches):
+        for mandate in held:
+            if wanted(mandate.domains or None, matter):
+                return mandate.network_id
+    return None

@@ -26,7 +26,7 @@ from services.matching.models import (
     KnownNeedOffer,
     PartnershipInterest,
 )
-from shared.auth import Principal, Role, allow
+from shared.auth import Principal
 from shared.contracts import EventSpec
 from shared.contracts.matching import (
     PARTNERSHIP_INTEREST_ANSWERED,
@@ -40,8 +40,6 @@ from shared.service import SessionDep
 
 router = APIRouter(tags=["expressions of interest"])
 
-# Those who may speak for a city: its officers, and its mandated network's officers.
-Speaker = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER))]
 
 _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"description": "no such expression of interest, or the caller speaks for neither city"},
@@ -93,7 +91,7 @@ async def express_interest(
     body: InterestCreate,
     session: SessionDep,
     request: Request,
-    speaker: Speaker,
+    speaker: voices.Speaker,
     answer_days: AnswerDays,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
@@ -205,7 +203,7 @@ async def answer_interest(
     interest_id: uuid.UUID,
     body: InterestAnswerCreate,
     session: SessionDep,
-    speaker: Speaker,
+    speaker: voices.Speaker,
     answer_days: AnswerDays,
 ) -> InterestPublic:
     """The city asked accepts or declines (saying why). Idempotent by design: the same answer
@@ -237,7 +235,7 @@ async def withdraw_interest(
     interest_id: uuid.UUID,
     body: InterestWithdrawalCreate,
     session: SessionDep,
-    speaker: Speaker,
+    speaker: voices.Speaker,
     answer_days: AnswerDays,
 ) -> InterestPublic:
     """The asking city withdraws, open or accepted, until it became an agreement. Idempotent by

@@ -1,9 +1,10 @@
 """Who speaks for a city, and in which domains, as the routes ask it: what `domain.voice_domains`
 needs (is the city in a conflict zone, which networks it mandated) read from matching's read
-model. Expressions of interest and suggestions ask here; agreements, which only a city's own
-officers propose and act on, ask `domain.check_acts_for`."""
+model. Expressions of interest, suggestions and agreements ask here."""
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -17,6 +18,9 @@ from shared.auth import Principal, Role, allow
 # Those who may read a city's matters (its suggestions, its expressions of interest): its
 # officers, the officers of a network it mandated (object-level: `check_oversees`), and
 # platform administrators.
+# Those who may speak for a city (ask, answer, propose and act on agreements): its officers, and
+# the officers of a network it mandated (object-level: `check_speaks_for`).
+Speaker = Annotated[Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER))]
 Reader = Annotated[
     Principal, Depends(allow(Role.CITY_OFFICER, Role.NETWORK_OFFICER, Role.PLATFORM_ADMIN))
 ]
@@ -35,36 +39,85 @@ async def _mandates(session: AsyncSession, city_id: uuid.UUID) -> list[domain.Ma
     return [domain.Mandate(m.network_id, frozenset(m.mandate_domains)) for m in rows]
 
 
-async def _voice(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID
-) -> tuple[bool, frozenset[str] | None]:
-    """Whether the city is in a conflict zone, and the domains in which the caller speaks for
-    it (`domain.voice_domains`)."""
+@dataclass(frozen=True)
+class _Voice:
+    in_conflict_zone: bool
+    mandates: list[domain.Mandate]  # the city's (none looked up for its own officers)
+    domains: frozenset[str] | None  # where the caller speaks for it (`domain.voice_domains`)
+
+
+async def _voice(session: AsyncSession, principal: Principal, city_id: uuid.UUID) -> _Voice:
     city = await session.get(KnownCity, city_id)
     in_zone = city is not None and partners.in_conflict_zone(city)
     mandates = [] if principal.acts_for_city(city_id) else await _mandates(session, city_id)
-    return in_zone, domain.voice_domains(principal, city_id, in_zone, mandates)
+    return _Voice(in_zone, mandates, domain.voice_domains(principal, city_id, in_zone, mandates))
 
 
 async def speaks_for(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, matter: domain.Matter
 ) -> bool:
     if principal.acts_for_city(city_id):
         return True  # no need to look anything up
-    _, domains = await _voice(session, principal, city_id)
-    return domain.covers(domains, domain_code)
+    return domain.covers((await _voice(session, principal, city_id)).domains, matter)
+
+
+async def _checked_voice(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, matter: domain.Matter
+) -> _Voice | None:
+    """Refused (403, saying why) unless the caller speaks for the city on the matter; else its
+    voice (None: the city's own officer, for whom nothing is looked up)."""
+    if principal.acts_for_city(city_id):
+        return None
+    voice = await _voice(session, principal, city_id)
+    domain.check_speaks_for(principal, city_id, voice.in_conflict_zone, voice.domains, matter)
+    return voice
 
 
 async def check_speaks_for(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, domain_code: str | None
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, matter: domain.Matter
 ) -> frozenset[str] | None:
-    """Refused (403, saying why) unless the caller speaks for the city on a matter of
-    `domain_code` (None: in some domain); else the domains it speaks for it in (None: all)."""
+    """Refused (403, saying why) unless the caller speaks for the city on the matter (None: in
+    some domain); else the domains it speaks for it in (None: all)."""
+    voice = await _checked_voice(session, principal, city_id, matter)
+    return None if voice is None else voice.domains
+
+
+# The domains of an agreement (`agreements.matter`), read only when a network's officer acts.
+AgreementMatter = Callable[[], Awaitable[frozenset[str]]]
+
+
+async def check_speaks_on_agreement(
+    session: AsyncSession, principal: Principal, city_id: uuid.UUID, matter: AgreementMatter
+) -> uuid.UUID | None:
+    """Refused (403, naming the domains outside the mandate) unless the caller speaks for the
+    city on every domain of an agreement; else the network it speaks through, for the record
+    (None: the city's own officer)."""
     if principal.acts_for_city(city_id):
         return None
-    in_zone, domains = await _voice(session, principal, city_id)
-    domain.check_speaks_for(principal, city_id, in_zone, domains, domain_code)
-    return domains
+    domains = await matter()
+    voice = await _checked_voice(session, principal, city_id, domains)
+    assert voice is not None, "the city's own officer answered above"
+    return domain.speaking_network(principal, voice.mandates, domains)
+
+
+async def may_see_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    party_ids: list[uuid.UUID],
+    matter: AgreementMatter,
+) -> bool:
+    """A party's officer or an administrator (`domain.may_see`); or the officer of a network a
+    party mandated whose mandate reaches at least one of the agreement's domains, while it holds
+    (`matter` is read only then)."""
+    if domain.may_see(principal, party_ids):
+        return True
+    if not principal.scopes(Role.NETWORK_OFFICER):
+        return False
+    domains = await matter()
+    for city_id in party_ids:
+        if domain.touches((await _voice(session, principal, city_id)).domains, domains):
+            return True
+    return False
 
 
 async def check_oversees(

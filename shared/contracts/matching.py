@@ -32,6 +32,11 @@ class AgreementProposed(Payload):
     proposed_by_city_id: UUID
     status: str = Field("proposed", description="the agreement's status: proposed")
     by_subject: str | None = Field(None, description="the account that proposed it")
+    by_network_id: UUID | None = Field(
+        None,
+        description="when an officer of a network did it for the city, in a conflict zone, under "
+        "the mandate the city gave it: the network",
+    )
     domains: list[str] = Field(default_factory=list, description="domain taxonomy codes")
     need_ids: list[UUID] = Field(default_factory=list, description="the parties' linked needs")
     offer_ids: list[UUID] = Field(default_factory=list, description="the parties' linked offers")
@@ -65,6 +70,11 @@ class AgreementAccepted(Payload):
         "proposed", description="the agreement's status after it: accepted when it was the last"
     )
     by_subject: str | None = Field(None, description="the officer's account")
+    by_network_id: UUID | None = Field(
+        None,
+        description="when an officer of a network did it for the city, in a conflict zone, under "
+        "the mandate the city gave it: the network",
+    )
 
 
 class AgreementTransition(Payload):
@@ -82,6 +92,11 @@ class AgreementTransition(Payload):
     by_subject: str | None = Field(
         description="the account that did it; null when the platform did it on its own (a "
         "scheduled expiry run, a reaction to a registry event)"
+    )
+    by_network_id: UUID | None = Field(
+        None,
+        description="when an officer of a network did it for the city, in a conflict zone, under "
+        "the mandate the city gave it: the network",
     )
     reason: str | None = None
 
@@ -133,6 +148,11 @@ class AgreementActivityReported(Payload):
     text: str
     by_subject: str
     at: datetime
+    by_network_id: UUID | None = Field(
+        None,
+        description="when an officer of a network did it for the city, in a conflict zone, under "
+        "the mandate the city gave it: the network",
+    )
 
 
 class AgreementDormant(Payload):

@@ -12,6 +12,8 @@ from services.matching.domain import (
     Mandate,
     check_speaks_for,
     covers,
+    speaking_network,
+    touches,
     voice_domains,
 )
 from services.matching.health import days_since, funding_activity_specs, silent_since
@@ -207,6 +209,37 @@ def test_a_refusal_says_why_the_caller_does_not_speak_for_the_city() -> None:
         check_speaks_for(alda, LOME, True, frozenset(), None)
     with pytest.raises(Forbidden, match="covers inter-ethnic-dialogue, not drinking-water"):
         check_speaks_for(alda, LOME, True, dialogue, "drinking-water")
+
+
+def test_on_an_agreement_a_network_speaks_for_the_city_only_on_all_of_its_domains() -> None:
+    """An agreement is about several domains (its own, its linked needs' and offers'): the
+    mandate must cover each; it is seen by a network whose mandate reaches one of them."""
+    alda = principal(f"network_officer:{ALDA}")
+    dialogue = frozenset({"inter-ethnic-dialogue"})
+    agreement = frozenset({"inter-ethnic-dialogue", "drinking-water"})
+    assert covers(dialogue, frozenset({"inter-ethnic-dialogue"}))
+    assert not covers(dialogue, agreement) and touches(dialogue, agreement)
+    assert not touches(dialogue, frozenset({"sports"}))
+    # An agreement in no domain: only inside a mandate in every domain.
+    assert covers(None, frozenset()) and not covers(dialogue, frozenset())
+    assert touches(None, frozenset()) and not touches(dialogue, frozenset())
+    with pytest.raises(Forbidden, match="covers inter-ethnic-dialogue, not drinking-water;"):
+        check_speaks_for(alda, LOME, True, dialogue, agreement)
+    with pytest.raises(Forbidden, match="not a matter in no domain"):
+        check_speaks_for(alda, LOME, True, dialogue, frozenset())
+
+
+def test_the_record_names_the_network_whose_mandate_covers_the_agreement() -> None:
+    both = principal(f"network_officer:{ALDA}", f"network_officer:{UCLG}")
+    water = frozenset({"drinking-water"})
+    assert speaking_network(both, MANDATES, water) == UCLG  # ALDA's mandate does not cover it
+    dialogue = frozenset({"inter-ethnic-dialogue"})
+    first = min((ALDA, UCLG), key=str)
+    assert speaking_network(both, MANDATES, dialogue) == first  # both do: the first by id
+    assert speaking_network(principal(f"network_officer:{ALDA}"), MANDATES, water) is None
+    # Two mandates cover it together: the network covering part of it is named.
+    narrow = [Mandate(ALDA, frozenset({"sports"})), Mandate(UCLG, water)]
+    assert speaking_network(both, narrow, water | {"sports"}) == min((ALDA, UCLG), key=str)
 
 
 # --- Health, conflict ------------------------------------------------------------------------
