@@ -24,6 +24,7 @@ from services.matching import (
     expiry,
     health,
     interests,
+    partners,
     programme_api,
     reactions,
     voices,
@@ -236,6 +237,10 @@ async def propose_agreement(
         party_cities = (
             await session.exec(select(KnownCity).where(col(KnownCity.id).in_(body.party_city_ids)))
         ).all()
+        # Demand-driven city diplomacy: no agreement with a city of a conflict zone whose
+        # preconditions do not hold, whoever proposes it (409 naming what is missing).
+        for city in party_cities:
+            partners.check_may_ask(city)
         blocks = dict(filter(None, (reactions.conflict_block(city) for city in party_cities)))
         budget = body.budget_request
         agreement = Agreement(

@@ -600,3 +600,38 @@ async def test_overdue_proposals_expire_on_their_own(matching: ServiceUnderTest)
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
     assert [e.type for e in await matching.events("AgreementExpired")] == ["AgreementExpired"]
+
+
+async def test_no_agreement_with_a_city_whose_preconditions_do_not_hold(
+    matching: ServiceUnderTest,
+) -> None:
+    """Demand-driven city diplomacy: an agreement with a city of a conflict zone waits for its
+    preconditions; the refusal names what is missing, whoever proposes, and writes nothing."""
+    goma, lyon = await known_cities(matching, "Goma", "Lyon")
+    payload = CONFLICT_PROFILE_ASSESSED.example.model_copy(
+        update={
+            "assessment_id": uuid.uuid4(),
+            "city_id": uuid.UUID(goma),
+            "zone": "conflict_zone",
+            "phase": "post_conflict",
+            "rule_of_law_met": "no",
+            "preconditions_hold": False,
+            "missing_preconditions": ["rule_of_law"],
+            "assessed_at": datetime.now(UTC),
+        }
+    )
+    assert await matching.deliver(new_event(CONFLICT_PROFILE_ASSESSED, goma, payload)) == [
+        Outcome.APPLIED
+    ]
+    for proposer, other in ((lyon, goma), (goma, lyon)):
+        body = {
+            "title": "Goma–Lyon: water",
+            "kind": "bilateral",
+            "party_city_ids": [proposer, other],
+            "proposed_by_city_id": proposer,
+        }
+        response = await matching.client.post("/agreements", json=body, headers=officer(proposer))
+        assert response.status_code == 409, response.text
+        assert "Goma is in a conflict zone" in response.text
+        assert "missing: rule of law" in response.text
+    assert await matching.events("AgreementProposed") == []
