@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-search asyncapi demo migration clean
+.PHONY: run test lint bench bench-search bench-matching asyncapi demo migration clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -38,6 +38,10 @@ bench: $(STAMP)
 ## Registry search at 100k cities: each filter with and without its index, in one run.
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.registry_search $(BENCH_ARGS)
+
+## Matching at scale: global assignment (min-cost flow vs greedy) and top-10 suggestions (bounded vs full scan), in one run.
+bench-matching: $(STAMP)
+	$(BIN)/python -m bench.matching $(BENCH_ARGS)
 
 ## Regenerate the committed AsyncAPI catalogue after changing an event contract.
 asyncapi: $(STAMP)
