@@ -33,10 +33,10 @@ The rules every handler here follows:
           --topic registry.events --reset-offsets --to-earliest --execute
       # then start matching again: it replays registry.events and rebuilds the read model
 
-  (or start matching with another consumer group id instead of resetting the offsets). Add
-  `--recreate-tables` after a change to the read-model tables: they are dropped and created
-  again with the new columns. The topic must keep every event for a rebuild to be complete
-  (`retention.ms=-1` on `registry.events`).
+  (or start matching with another consumer group id instead of resetting the offsets). A change
+  to the read-model tables is a migration like any other (`make migration SERVICE=matching`).
+  The topic must keep every event for a rebuild to be complete (`retention.ms=-1` on
+  `registry.events`).
 """
 
 import argparse
@@ -409,7 +409,7 @@ async def clear_read_model(session: AsyncSession, consumer: str = CONSUMER) -> d
     return deleted
 
 
-async def _rebuild_main(recreate_tables: bool) -> None:
+async def _rebuild_main() -> None:
     # Imported here: the service definition imports this module (through its handlers).
     from services.matching.app import DEFINITION
     from services.matching.settings import MatchingSettings
@@ -420,11 +420,6 @@ async def _rebuild_main(recreate_tables: bool) -> None:
     engine = create_engine(settings.database_url)
     try:
         await migrations.upgrade(engine, DEFINITION.name)
-        if recreate_tables:
-            tables = [model.__table__ for model in READ_MODEL_TABLES]  # type: ignore[attr-defined]
-            async with engine.begin() as connection:
-                await connection.run_sync(DEFINITION.metadata.drop_all, tables=tables)
-                await connection.run_sync(DEFINITION.metadata.create_all, tables=tables)
         async with session_factory(engine)() as session:
             deleted = await clear_read_model(session, DEFINITION.name)
             await session.commit()
@@ -445,13 +440,8 @@ def main(argv: list[str] | None = None) -> None:
         "registry.events (stop the matching instances first).",
     )
     parser.add_argument("--clear", action="store_true", required=True, help="do clear it")
-    parser.add_argument(
-        "--recreate-tables",
-        action="store_true",
-        help="drop and create the read-model tables (after a change to their columns)",
-    )
-    args = parser.parse_args(argv)
-    asyncio.run(_rebuild_main(args.recreate_tables))
+    parser.parse_args(argv)
+    asyncio.run(_rebuild_main())
 
 
 if __name__ == "__main__":
