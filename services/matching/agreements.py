@@ -30,16 +30,25 @@ from shared.contracts.matching import (
 from shared.outbox import record_event
 
 
-async def parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementParty]:
-    return list(
-        (
+async def parties_of(
+    session: AsyncSession, agreement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AgreementParty]]:
+    """Each agreement's parties, ordered by city, in one query whatever their number."""
+    found: dict[uuid.UUID, list[AgreementParty]] = {i: [] for i in agreement_ids}
+    if found:
+        for party in (
             await session.exec(
                 select(AgreementParty)
-                .where(AgreementParty.agreement_id == agreement_id)
+                .where(col(AgreementParty.agreement_id).in_(list(found)))
                 .order_by(col(AgreementParty.city_id))
             )
-        ).all()
-    )
+        ).all():
+            found[party.agreement_id].append(party)
+    return found
+
+
+async def parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[AgreementParty]:
+    return (await parties_of(session, [agreement_id]))[agreement_id]
 
 
 async def linked_items(
@@ -244,6 +253,7 @@ async def take(
 async def take_as_platform(
     session: AsyncSession,
     agreement: Agreement,
+    parties: list[AgreementParty],
     action: domain.Action,
     *,
     reason: str,
@@ -252,11 +262,11 @@ async def take_as_platform(
 ) -> domain.Step:
     """The platform takes `action` on its own (an expiry, a suspension on a conflict
     escalation), with the reason the parties will read; `by_subject` when an administrator ran
-    it."""
+    it. The caller passes the parties, read for all the agreements of its run at once."""
     return await take(
         session,
         agreement,
-        await parties(session, agreement.id),
+        parties,
         action,
         domain.Actor.PLATFORM,
         by_city_id=None,

@@ -102,17 +102,9 @@ def _public(
 async def _publics(session: AsyncSession, rows: Sequence[Agreement]) -> list[AgreementPublic]:
     """Agreements with their parties and history, in two queries whatever their number."""
     ids = [agreement.id for agreement in rows]
-    parties: dict[uuid.UUID, list[AgreementParty]] = defaultdict(list)
+    parties = await agreements.parties_of(session, ids)
     history: dict[uuid.UUID, list[AgreementHistoryEntry]] = defaultdict(list)
     if ids:
-        for party in (
-            await session.exec(
-                select(AgreementParty)
-                .where(col(AgreementParty.agreement_id).in_(ids))
-                .order_by(col(AgreementParty.city_id))
-            )
-        ).all():
-            parties[party.agreement_id].append(party)
         for entry in (
             await session.exec(
                 select(AgreementHistoryEntry)

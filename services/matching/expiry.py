@@ -44,11 +44,13 @@ async def expire_overdue(
             .with_for_update(skip_locked=True)
         )
     ).all()
+    parties = await agreements.parties_of(session, [agreement.id for agreement in overdue])
     expired: list[uuid.UUID] = []
     for agreement in overdue:
         step = await agreements.take_as_platform(
             session,
             agreement,
+            parties[agreement.id],
             domain.Action.EXPIRE,
             reason=f"not accepted by every party by {agreement.accept_by.isoformat()}",
             by_subject=by_subject,

@@ -90,8 +90,8 @@ async def remind_dormant(
             .with_for_update(skip_locked=True)
         )
     ).all()
+    parties = await agreements.parties_of(session, [agreement.id for agreement in due])
     for agreement in due:
-        parties = await agreements.parties(session, agreement.id)
         agreement.dormancy_reminded_at = now
         session.add(agreement)
         await record_event(
@@ -101,7 +101,7 @@ async def remind_dormant(
             AgreementDormant(
                 agreement_id=agreement.id,
                 title=agreement.title,
-                party_city_ids=[p.city_id for p in parties],
+                party_city_ids=[p.city_id for p in parties[agreement.id]],
                 last_activity_at=agreement.last_activity_at,
                 days_since_activity=days_since(agreement.last_activity_at, now),
                 dormant_after_days=dormant_after_days,

@@ -93,8 +93,31 @@ async def _agreements_of(
     ).all()
 
 
+async def _change_blocks(
+    session: AsyncSession,
+    rows: Sequence[Agreement],
+    cause: str,
+    reason: str,
+    *,
+    blocked: bool,
+) -> None:
+    """Add (or lift) one block on each agreement, with its event; nothing when it is already
+    so. Their parties, named in the events, are read in one query."""
+    parties = await agreements.parties_of(session, [agreement.id for agreement in rows])
+    for agreement in rows:
+        await _change_block(
+            session, agreement, parties[agreement.id], cause, reason, blocked=blocked
+        )
+
+
 async def _change_block(
-    session: AsyncSession, agreement: Agreement, cause: str, reason: str, *, blocked: bool
+    session: AsyncSession,
+    agreement: Agreement,
+    parties: list[AgreementParty],
+    cause: str,
+    reason: str,
+    *,
+    blocked: bool,
 ) -> None:
     """Add (or lift) one block, with its event; nothing when it is already so."""
     if (cause in agreement.blocks) == blocked:
@@ -106,7 +129,6 @@ async def _change_block(
         del blocks[cause]
     agreement.blocks = blocks
     session.add(agreement)
-    parties = await agreements.parties(session, agreement.id)
     spec, payload_type = (
         (AGREEMENT_BLOCKED, AgreementBlocked)
         if blocked
@@ -132,9 +154,12 @@ async def _change_block(
 async def on_item_withdrawn(session: AsyncSession, item: KnownNeedOffer) -> None:
     cause = f"{item.kind.value}:{item.id}"
     reason = f"linked {item.kind.value} {item.title!r} was withdrawn by its city"
-    for agreement in await _agreements_of(session, item.city_id, [AgreementStatus.PROPOSED]):
-        if str(item.id) in (*agreement.need_ids, *agreement.offer_ids):
-            await _change_block(session, agreement, cause, reason, blocked=True)
+    linking = [
+        agreement
+        for agreement in await _agreements_of(session, item.city_id, [AgreementStatus.PROPOSED])
+        if str(item.id) in (*agreement.need_ids, *agreement.offer_ids)
+    ]
+    await _change_blocks(session, linking, cause, reason, blocked=True)
     about_it = (
         col(PartnershipInterest.need_id) == item.id
         if item.kind.value == "need"
@@ -176,18 +201,21 @@ async def on_conflict_assessed(
     if block is not None:
         cause, reason = block
         now = utcnow()
-        for agreement in await _agreements_of(session, city.id, [AgreementStatus.ACTIVE]):
+        active = await _agreements_of(session, city.id, [AgreementStatus.ACTIVE])
+        parties = await agreements.parties_of(session, [agreement.id for agreement in active])
+        for agreement in active:
             await agreements.take_as_platform(
                 session,
                 agreement,
+                parties[agreement.id],
                 domain.Action.SUSPEND,
                 reason=f"suspended by the platform: {reason}",
                 now=now,
             )
-        for agreement in await _agreements_of(session, city.id, NOT_YET_ACTIVE):
-            await _change_block(session, agreement, cause, reason, blocked=True)
+        not_yet_active = await _agreements_of(session, city.id, NOT_YET_ACTIVE)
+        await _change_blocks(session, not_yet_active, cause, reason, blocked=True)
     else:
         cause = f"conflict:{city.id}"
         reason = f"{city.name}'s conflict phase is {city.conflict_phase or 'over'} now"
-        for agreement in await _agreements_of(session, city.id, NOT_YET_ACTIVE):
-            await _change_block(session, agreement, cause, reason, blocked=False)
+        not_yet_active = await _agreements_of(session, city.id, NOT_YET_ACTIVE)
+        await _change_blocks(session, not_yet_active, cause, reason, blocked=False)
