@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from services.funding import domain
+from services.funding.funds import existing_fund, pledged_to, visible_fund
 from services.funding.ledger import accounts
 from services.funding.ledger import store as ledger
 from services.funding.ledger.accounts import MovementKind
@@ -77,38 +78,6 @@ _MONEY = {
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-
-async def _existing_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
-    fund = await session.get(Fund, fund_id)
-    if fund is None:
-        raise NotFound(f"no fund with id {fund_id}")
-    return fund
-
-
-async def _pledged_to(session: AsyncSession, principal: Principal | None) -> set[uuid.UUID]:
-    """The funds the caller's donors pledged to (cash or in kind): a restricted fund's donors
-    see it."""
-    donors = domain.donor_ids(principal) if principal is not None else set()
-    if not donors:
-        return set()
-    found: set[uuid.UUID] = set()
-    for table in (Pledge, InKindPledge):
-        query = select(table.fund_id).where(col(table.donor_id).in_(donors)).distinct()
-        found |= set((await session.exec(query)).all())
-    return found
-
-
-async def _visible_fund(
-    session: AsyncSession, fund_id: uuid.UUID, principal: Principal | None
-) -> Fund:
-    """The fund, if the caller may see it; a restricted fund is a 404 to everyone else."""
-    fund = await _existing_fund(session, fund_id)
-    restricted = fund.visibility is domain.FundVisibility.RESTRICTED
-    pledged = restricted and fund_id in await _pledged_to(session, principal)
-    if not domain.fund_visible(fund.visibility, principal, fund_id, pledged):
-        raise NotFound(f"no fund with id {fund_id}")
-    return fund
 
 
 async def _pledge_in(session: AsyncSession, fund_id: uuid.UUID, pledge_id: uuid.UUID) -> Pledge:
@@ -209,7 +178,7 @@ async def list_funds(
     query = select(Fund).order_by(col(Fund.name))
     if status is not None:
         query = query.where(Fund.status == status)
-    pledged = await _pledged_to(session, caller)
+    pledged = await pledged_to(session, caller)
     return [
         fund
         for fund in await session.exec(query)
@@ -221,7 +190,7 @@ async def list_funds(
 async def get_fund(fund_id: uuid.UUID, session: SessionDep, caller: MaybeCaller) -> Fund:
     """Anyone sees a public fund (budget transparency); a restricted one only its
     administrators, its donors and platform administrators (a 404 for anyone else)."""
-    return await _visible_fund(session, fund_id, caller)
+    return await visible_fund(session, fund_id, caller)
 
 
 @router.patch("/funds/{fund_id}", response_model=FundPublic, tags=["funds"], responses=_FORBIDDEN)
@@ -231,7 +200,7 @@ async def update_fund(
     """The fund's administrators change its description; its name and administration fee rate
     are for platform administrators (a new fee rate applies to later receipts only). Sending the
     current values changes nothing and tells no one."""
-    fund = await _existing_fund(session, fund_id)
+    fund = await existing_fund(session, fund_id)
     wanted = body.model_dump(exclude_unset=True)
     changes = {name: value for name, value in wanted.items() if getattr(fund, name) != value}
     domain.check_may_update_fund(principal, fund_id, changes)
@@ -266,7 +235,7 @@ async def close_fund(
 ) -> Fund:
     """A closed fund takes no new pledge; receipts of earlier pledges, and payments of what it
     committed, go on. Closing a closed fund changes nothing (a retry is harmless)."""
-    fund = await _existing_fund(session, fund_id)
+    fund = await existing_fund(session, fund_id)
     domain.check_oversees(principal, fund_id, "close it")
     if fund.status is domain.FundStatus.CLOSED:
         return fund
@@ -290,7 +259,7 @@ async def fund_balances(
 ) -> FundBalances:
     """Per currency, derived from the ledger's entries at the time of asking (never stored).
     Seen by whoever may see the fund."""
-    fund = await _visible_fund(session, fund_id, caller)
+    fund = await visible_fund(session, fund_id, caller)
     found = await ledger.balances(session, fund_id)
 
     def shown(minor: int, currency: str) -> Decimal:
@@ -343,7 +312,7 @@ async def pledge_contribution(
     instalments must add up to the amount; an optional earmark restricts what the money pays."""
 
     async def pledge() -> PledgePublic:
-        fund = await _existing_fund(session, fund_id)
+        fund = await existing_fund(session, fund_id)
         donor_id = domain.pledging_donor(principal, fund_id)
         domain.check_open_for_pledges(fund.status, fund_id)
         earmark = body.earmark.terms() if body.earmark else None
@@ -414,7 +383,7 @@ async def list_pledges(
     """All of the fund's pledges for its administrators and platform administrators; a donor's
     own pledges only for a donor. Each with its instalments, what was received (in the pledge's
     currency and as converted into the fund's) and what is outstanding."""
-    fund = await _existing_fund(session, fund_id)
+    fund = await existing_fund(session, fund_id)
     query = select(Pledge).where(Pledge.fund_id == fund_id)
     query = _seen_by(query, Pledge.donor_id, principal, fund_id)
     pledges = (await session.exec(query.order_by(col(Pledge.pledged_at), col(Pledge.id)))).all()
@@ -441,7 +410,7 @@ async def _readable_pledge(
 async def get_pledge(
     fund_id: uuid.UUID, pledge_id: uuid.UUID, session: SessionDep, principal: Reader
 ) -> PledgePublic:
-    fund = await _existing_fund(session, fund_id)
+    fund = await existing_fund(session, fund_id)
     pledge = await _readable_pledge(session, principal, fund_id, pledge_id)
     return await _pledge_public(session, pledge, fund)
 
@@ -469,7 +438,7 @@ async def record_receipt(
     instalments are the oldest first."""
 
     async def receive() -> ReceiptPublic:
-        fund = await _existing_fund(session, fund_id)
+        fund = await existing_fund(session, fund_id)
         domain.check_administers(principal, fund_id, "record receipts")
         await ledger.lock_fund(session, fund_id)  # two receipts cannot both take what is left
         pledge = await _pledge_in(session, fund_id, pledge_id)
@@ -572,7 +541,7 @@ async def list_receipts(
 ) -> list[ReceiptPublic]:
     """Receipts with both amounts (as received, and as converted into the fund's currency at
     the recorded rate), the fee and the net. A donor sees its own pledges' receipts only."""
-    await _existing_fund(session, fund_id)
+    await existing_fund(session, fund_id)
     query = (
         select(Receipt)
         .join(Pledge, col(Pledge.id) == col(Receipt.pledge_id))
@@ -604,7 +573,7 @@ async def cancel_pledge(
     the pledged and outstanding balances; what was received stays."""
 
     async def cancel() -> PledgePublic:
-        fund = await _existing_fund(session, fund_id)
+        fund = await existing_fund(session, fund_id)
         domain.check_administers(principal, fund_id, "cancel pledges")
         await ledger.lock_fund(session, fund_id)
         pledge = await _pledge_in(session, fund_id, pledge_id)
@@ -664,7 +633,7 @@ async def run_overdue_check(
     """Flag the fund's instalments past their due date and not fully received, now, rather than
     at the next run of the service's own loop. Each instalment is flagged (and told of, with
     InstalmentOverdue) once: running it again flags nothing twice."""
-    await _existing_fund(session, fund_id)
+    await existing_fund(session, fund_id)
     domain.check_administers(principal, fund_id, "run the overdue check")
     today = utcnow().date()
     flagged = await flag_overdue(session, today, fund_id)
@@ -732,7 +701,7 @@ async def pledge_in_kind(
     ledger's in-kind accounts: never part of a cash balance. Same callers as cash pledges."""
 
     async def pledge() -> InKindPledgePublic:
-        fund = await _existing_fund(session, fund_id)
+        fund = await existing_fund(session, fund_id)
         donor_id = domain.pledging_donor(principal, fund_id)
         domain.check_open_for_pledges(fund.status, fund_id)
         earmark = body.earmark.terms() if body.earmark else None
@@ -820,7 +789,7 @@ async def list_in_kind_pledges(
     fund_id: uuid.UUID, session: SessionDep, principal: Reader
 ) -> list[InKindPledgePublic]:
     """As for cash pledges: all for the fund's administrators, a donor's own for a donor."""
-    await _existing_fund(session, fund_id)
+    await existing_fund(session, fund_id)
     query = select(InKindPledge).where(InKindPledge.fund_id == fund_id)
     query = _seen_by(query, InKindPledge.donor_id, principal, fund_id)
     pledges = (
@@ -850,7 +819,7 @@ async def report_delivery(
     pledge's rate; never more than remain to deliver."""
 
     async def deliver() -> InKindDeliveryPublic:
-        await _existing_fund(session, fund_id)
+        await existing_fund(session, fund_id)
         domain.check_administers(principal, fund_id, "report deliveries")
         await ledger.lock_fund(session, fund_id)
         pledge = await session.get(InKindPledge, in_kind_pledge_id)

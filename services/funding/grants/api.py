@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import FundStatus
+from services.funding.funds import existing_fund
 from services.funding.grants import domain, tranches
 from services.funding.grants.domain import (
     ApplicationStatus,
@@ -53,7 +54,6 @@ from services.funding.grants.models import (
     Withdrawal,
 )
 from services.funding.ledger.store import lock_fund
-from services.funding.models import Fund
 from services.funding.public_log import record_fund_event
 from services.funding.settings import FundingSettings
 from shared import money
@@ -85,13 +85,6 @@ _MONEY = {400: {"description": "the Idempotency-Key header is missing"}}
 
 
 # --- Loading, under the fund's lock ----------------------------------------------------------
-
-
-async def _fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
-    fund = await session.get(Fund, fund_id)
-    if fund is None:
-        raise NotFound(f"no fund with id {fund_id}")
-    return fund
 
 
 async def _application(session: AsyncSession, application_id: uuid.UUID) -> Application:
@@ -239,7 +232,7 @@ async def apply(
     with a budget (lines) and milestones whose tranches add up to it."""
 
     async def submit() -> ApplicationPublic:
-        fund = await _fund(session, fund_id)
+        fund = await existing_fund(session, fund_id)
         await lock_fund(session, fund_id)
         agreement = await session.get(KnownAgreement, body.agreement_id)
         if agreement is None:
@@ -293,7 +286,7 @@ async def list_applications(
 ) -> list[Application]:
     """All of the fund's applications for its administrators; a city's officers see those of
     the partnerships their city is in."""
-    await _fund(session, fund_id)
+    await existing_fund(session, fund_id)
     applications = (
         await session.exec(
             select(Application)
@@ -333,7 +326,7 @@ async def list_tranches(
     held: Annotated[bool | None, Query(description="only the held (or the unheld) ones")] = None,
 ) -> list[TranchePublic]:
     """The fund's tranches, by due date: the administrators' work queue."""
-    await _fund(session, fund_id)
+    await existing_fund(session, fund_id)
     domain.check_oversees(principal, fund_id)
     query = select(Tranche).where(Tranche.fund_id == fund_id)
     if status is not None:

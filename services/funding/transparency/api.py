@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from sqlmodel import col, select
 
 from services.funding import domain
-from services.funding.models import Fund, InKindPledge, Pledge
+from services.funding.funds import visible_fund
 from services.funding.public_log import (
     LogHead,
     LogPage,
@@ -25,7 +24,7 @@ from services.funding.public_log import (
 from services.funding.transparency import exports, facts, reports
 from shared.auth import MaybeCaller, Principal, Role, allow
 from shared.db import utcnow
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden
 from shared.service import SessionDep
 
 router = APIRouter(tags=["transparency"])
@@ -34,44 +33,6 @@ After = Annotated[int, Query(ge=0, description="the position to continue after; 
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many entries")]
 _NOT_VISIBLE = {404: {"description": "no such fund, or a restricted fund the caller may not see"}}
 _FORBIDDEN = {403: {"description": "the caller may not see this donor's trail"}}
-
-
-async def _pledged_to(session: SessionDep, fund_id: uuid.UUID, donors: set[uuid.UUID]) -> set:
-    """Which of `donors` pledged (cash or in kind) to the fund."""
-    found: set[uuid.UUID] = set()
-    for table in (Pledge, InKindPledge):
-        found |= set(
-            (
-                await session.exec(
-                    select(table.donor_id)
-                    .where(table.fund_id == fund_id, col(table.donor_id).in_(donors))
-                    .distinct()
-                )
-            ).all()
-        )
-    return found
-
-
-async def _visible_fund(
-    session: SessionDep, fund_id: uuid.UUID, principal: Principal | None
-) -> Fund:
-    """The fund, if the caller may see it (services.funding.domain.fund_visible)."""
-    fund = await session.get(Fund, fund_id)
-    if fund is None:
-        raise NotFound(f"no fund with id {fund_id}")
-    donors: set[uuid.UUID] = set()
-    if (
-        fund.visibility is domain.FundVisibility.RESTRICTED
-        and principal is not None
-        and principal.has_role(Role.DONOR)
-    ):
-        # None: the caller oversees the fund, which fund_visible admits anyway.
-        donors = await _pledged_to(
-            session, fund_id, domain.visible_donors(principal, fund_id) or set()
-        )
-    if not domain.fund_visible(fund.visibility, principal, fund_id, donors):
-        raise NotFound(f"no fund with id {fund_id}")
-    return fund
 
 
 # --- the public log ----------------------------------------------------------------------------
@@ -86,7 +47,7 @@ async def public_log(
     limit: Limit = 1000,
 ) -> LogPage:
     """The fund's hash chain, in order: what each entry commits to, without the events."""
-    await _visible_fund(session, fund_id, caller)
+    await visible_fund(session, fund_id, caller)
     return await log_page(session, fund_id, after, limit, LogPage)
 
 
@@ -105,14 +66,14 @@ async def public_log_documents(
     """The same chain with each event as published, for the fund's administrators (events name
     donors, some of whom are people)."""
     domain.check_oversees(principal, fund_id, "read the events of its log")
-    await _visible_fund(session, fund_id, principal)
+    await visible_fund(session, fund_id, principal)
     return await log_page(session, fund_id, after, limit, LogPageWithDocuments)
 
 
 @router.get("/funds/{fund_id}/public-log/head", response_model=LogHead, responses=_NOT_VISIBLE)
 async def public_log_head(fund_id: uuid.UUID, session: SessionDep, caller: MaybeCaller) -> LogHead:
     """The chain's last hash: note it, and check later that the chain still leads to it."""
-    await _visible_fund(session, fund_id, caller)
+    await visible_fund(session, fund_id, caller)
     return await log_head(session, fund_id)
 
 
@@ -138,7 +99,7 @@ async def money_trail(
     own = domain.visible_donors(principal, fund_id)  # None: the caller oversees the fund
     if own is not None and donor_id not in own:
         raise Forbidden(f"you may follow your own money only, not donor {donor_id}'s")
-    fund = await _visible_fund(session, fund_id, principal)
+    fund = await visible_fund(session, fund_id, principal)
     trail = reports.money_trail(await facts.load(session, fund), donor_id, withhold=own is not None)
     return trail
 
@@ -153,7 +114,7 @@ async def transparency_view(
 ) -> reports.TransparencyView:
     """Totals and flows by donor kind, domain, country and month; private donors are counted by
     kind, never named; partnerships with a city in a conflict zone are not named."""
-    fund = await _visible_fund(session, fund_id, caller)
+    fund = await visible_fund(session, fund_id, caller)
     return reports.transparency_view(await facts.load(session, fund))
 
 
@@ -166,7 +127,7 @@ async def iati_export(fund_id: uuid.UUID, session: SessionDep, caller: MaybeCall
     """The fund's activities as an IATI 2.03 activity file: the fund with its incoming
     commitments and funds, and one child activity per agreement with its commitments and
     disbursements."""
-    fund = await _visible_fund(session, fund_id, caller)
+    fund = await visible_fund(session, fund_id, caller)
     document = exports.iati_activities(await facts.load(session, fund), utcnow())
     return Response(document, media_type="application/xml")
 
@@ -178,7 +139,7 @@ async def iati_export(fund_id: uuid.UUID, session: SessionDep, caller: MaybeCall
 )
 async def giving_export(fund_id: uuid.UUID, session: SessionDep, caller: MaybeCaller) -> Response:
     """The fund's awards in 360Giving's columns, one row per award."""
-    fund = await _visible_fund(session, fund_id, caller)
+    fund = await visible_fund(session, fund_id, caller)
     document = exports.giving_csv(await facts.load(session, fund), utcnow())
     return Response(
         document,
