@@ -198,13 +198,10 @@ async def propose_agreement(
 
     async def propose() -> AgreementPublic:
         now = utcnow()
-        known = set(
-            (
-                await session.exec(
-                    select(KnownCity.id).where(col(KnownCity.id).in_(body.party_city_ids))
-                )
-            ).all()
-        )
+        party_cities = (
+            await session.exec(select(KnownCity).where(col(KnownCity.id).in_(body.party_city_ids)))
+        ).all()
+        known = {city.id for city in party_cities}
         domain.check_proposal(body.kind, body.party_city_ids, body.proposed_by_city_id, known)
         settings = request.app.state.runtime.settings
         accept_by = body.accept_by or now + timedelta(days=settings.acceptance_days)
@@ -226,9 +223,6 @@ async def propose_agreement(
         items = await agreements.linked_items(session, [*need_ids, *offer_ids])
         domain.check_links("need", need_ids, items, body.party_city_ids)
         domain.check_links("offer", offer_ids, items, body.party_city_ids)
-        party_cities = (
-            await session.exec(select(KnownCity).where(col(KnownCity.id).in_(body.party_city_ids)))
-        ).all()
         # Demand-driven city diplomacy: no agreement with a city of a conflict zone whose
         # preconditions do not hold, whoever proposes it (409 naming what is missing).
         for city in party_cities:
