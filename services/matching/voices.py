@@ -3,7 +3,7 @@ needs (is the city in a conflict zone, which networks it mandated) read from mat
 model. Expressions of interest, suggestions and agreements ask here."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,17 +26,23 @@ Reader = Annotated[
 ]
 
 
-async def _mandates(session: AsyncSession, city_id: uuid.UUID) -> list[domain.Mandate]:
-    rows = (
-        await session.exec(
-            select(KnownMembership).where(
-                KnownMembership.city_id == city_id,
-                col(KnownMembership.current),
-                col(KnownMembership.mandate),
+async def _mandates(
+    session: AsyncSession, city_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[domain.Mandate]]:
+    """The current mandates each city gave, in one query whatever their number."""
+    found: dict[uuid.UUID, list[domain.Mandate]] = {city_id: [] for city_id in city_ids}
+    if found:
+        for m in (
+            await session.exec(
+                select(KnownMembership).where(
+                    col(KnownMembership.city_id).in_(list(found)),
+                    col(KnownMembership.current),
+                    col(KnownMembership.mandate),
+                )
             )
-        )
-    ).all()
-    return [domain.Mandate(m.network_id, frozenset(m.mandate_domains)) for m in rows]
+        ).all():
+            found[m.city_id].append(domain.Mandate(m.network_id, frozenset(m.mandate_domains)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,38 @@ class _Voice:
     domains: frozenset[str] | None  # where the caller speaks for it (`domain.voice_domains`)
 
 
-async def _voice(session: AsyncSession, principal: Principal, city_id: uuid.UUID) -> _Voice:
-    city = await session.get(KnownCity, city_id)
+def _voice_of(
+    principal: Principal,
+    city_id: uuid.UUID,
+    city: KnownCity | None,
+    mandates: list[domain.Mandate],
+) -> _Voice:
     in_zone = city is not None and partners.in_conflict_zone(city)
-    mandates = [] if principal.acts_for_city(city_id) else await _mandates(session, city_id)
     return _Voice(in_zone, mandates, domain.voice_domains(principal, city_id, in_zone, mandates))
+
+
+async def _voice(session: AsyncSession, principal: Principal, city_id: uuid.UUID) -> _Voice:
+    # `session.get`: a route often asks twice about the city it acts for (before and after
+    # reading the agreement), and the second time the city is already in the session.
+    city = await session.get(KnownCity, city_id)
+    others = [] if principal.acts_for_city(city_id) else [city_id]
+    mandates = (await _mandates(session, others)).get(city_id, [])
+    return _voice_of(principal, city_id, city, mandates)
+
+
+async def _voices(
+    session: AsyncSession, principal: Principal, city_ids: Sequence[uuid.UUID]
+) -> list[_Voice]:
+    """Each city's voice (an agreement's up to 50 parties), in two queries whatever their
+    number."""
+    cities = {
+        city.id: city
+        for city in (
+            await session.exec(select(KnownCity).where(col(KnownCity.id).in_(list(city_ids))))
+        ).all()
+    }
+    mandates = await _mandates(session, [c for c in city_ids if not principal.acts_for_city(c)])
+    return [_voice_of(principal, c, cities.get(c), mandates.get(c, [])) for c in city_ids]
 
 
 async def speaks_for(
@@ -114,10 +147,8 @@ async def may_see_agreement(
     if not principal.scopes(Role.NETWORK_OFFICER):
         return False
     domains = await matter()
-    for city_id in party_ids:
-        if domain.touches((await _voice(session, principal, city_id)).domains, domains):
-            return True
-    return False
+    voices = await _voices(session, principal, party_ids)
+    return any(domain.touches(voice.domains, domains) for voice in voices)
 
 
 async def check_oversees(
