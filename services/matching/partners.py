@@ -162,7 +162,6 @@ async def _market(
     session: AsyncSession,
     items: ColumnElement[bool],
     cities: ColumnElement[bool],
-    partners_of: uuid.UUID | None,
 ) -> Market:
     """The open items matching `items`, and the cities matching `cities` with their networks."""
     open_items = (
@@ -176,7 +175,7 @@ async def _market(
     )
     for m in (await session.exec(memberships)).all():
         networks[m.city_id].add(m.network_id)
-    partners = await _past_partners(session, partners_of)
+    partners = await _past_partners(session, None)
     needs: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
     offers: defaultdict[uuid.UUID, list[suggestions.Item]] = defaultdict(list)
     for row in sorted(open_items, key=lambda r: str(r.id)):
@@ -207,7 +206,7 @@ async def load_market(
     if countries:
         cities = col(KnownCity.country_code).in_(sorted(countries))
         items = and_(items, col(KnownNeedOffer.city_id).in_(select(KnownCity.id).where(cities)))
-    return await _market(session, items, cities, None)
+    return await _market(session, items, cities)
 
 
 async def load_for_trinnings(
@@ -239,7 +238,7 @@ async def load_for_trinnings(
         ),
     )
     holders = select(KnownNeedOffer.city_id).where(KnownNeedOffer.status == "open", items)
-    return await _market(session, items, or_(zone, col(KnownCity.id).in_(holders)), None)
+    return await _market(session, items, or_(zone, col(KnownCity.id).in_(holders)))
 
 
 # Cities whose items are read and scored at a time, best bound first.
