@@ -223,18 +223,18 @@ async def load_for_trinnings(
         _in_domains(domains),
     )
 
-    def domains(kind: ItemKind) -> Select[tuple[str]]:
+    def zone_domains(kind: ItemKind) -> Select[tuple[str]]:
         return select(KnownNeedOffer.domain).where(zone_items, KnownNeedOffer.kind == kind)
 
     items = or_(
         zone_items,
         and_(
             KnownNeedOffer.kind == ItemKind.OFFER,
-            col(KnownNeedOffer.domain).in_(domains(ItemKind.NEED)),
+            col(KnownNeedOffer.domain).in_(zone_domains(ItemKind.NEED)),
         ),
         and_(
             KnownNeedOffer.kind == ItemKind.NEED,
-            col(KnownNeedOffer.domain).in_(domains(ItemKind.OFFER)),
+            col(KnownNeedOffer.domain).in_(zone_domains(ItemKind.OFFER)),
         ),
     )
     holders = select(KnownNeedOffer.city_id).where(KnownNeedOffer.status == "open", items)
