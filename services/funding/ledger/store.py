@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import DDL, BigInteger, CheckConstraint, Integer, event, func, text
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -79,6 +80,9 @@ append_only("ledger_movements")
 append_only("ledger_entries")
 
 
+_FUNDS_LOCKED = "funding_funds_locked"
+
+
 async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> None:
     """Serialise the movements of one fund until the transaction ends, so that a balance read
     and the movement that depends on it cannot interleave with another's. On PostgreSQL a row
@@ -86,11 +90,26 @@ async def lock_fund(session: AsyncSession, fund_id: uuid.UUID) -> None:
 
     NO KEY UPDATE, not UPDATE: rows referencing the fund (pledges, movements) take KEY SHARE on
     it for their foreign key, which UPDATE conflicts with (two writers that each inserted such a
-    row, then asked for the lock, deadlock); NO KEY UPDATE still serialises the fund's writers."""
-    if session.bind.dialect.name == "postgresql":
-        await session.exec(  # type: ignore[call-overload]
-            text("SELECT id FROM funds WHERE id = :id FOR NO KEY UPDATE"), params={"id": fund_id}
-        )
+    row, then asked for the lock, deadlock); NO KEY UPDATE still serialises the fund's writers.
+
+    Taken once per transaction: a route, the allocation and every event it records each ask for
+    the lock they rely on, and asking again for a lock already held is a needless round trip."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    held: set[uuid.UUID] = session.info.setdefault(_FUNDS_LOCKED, set())
+    if fund_id in held:
+        return
+    await session.exec(  # type: ignore[call-overload]
+        text("SELECT id FROM funds WHERE id = :id FOR NO KEY UPDATE"), params={"id": fund_id}
+    )
+    held.add(fund_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, _transaction: SessionTransaction) -> None:
+    # The locks end with the transaction (or with the savepoint they were taken in): the next
+    # one takes them again. Forgetting on a savepoint's end too only costs a round trip.
+    session.info.pop(_FUNDS_LOCKED, None)
 
 
 async def post(session: AsyncSession, movement: LedgerMovement, lines: Sequence[Line]) -> None:
