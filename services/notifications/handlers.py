@@ -8,7 +8,7 @@ this needs: names, languages, and who holds which role."""
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -149,29 +149,45 @@ async def recipients(session: AsyncSession, audiences: Iterable[Audience]) -> di
     return found
 
 
+async def languages_of(
+    session: AsyncSession, chosen: Mapping[str, str | None]
+) -> dict[str, Language]:
+    """Each subject's language: the one chosen, else the first of their cities' languages we
+    write in. Two queries for any number of subjects (one event tells many officers)."""
+    undecided = [subject for subject, language in chosen.items() if not language]
+    cities: dict[str, set[UUID]] = {}
+    if undecided:
+        scopes = (
+            await session.exec(
+                select(RoleHolder.subject, RoleHolder.scope).where(
+                    col(RoleHolder.subject).in_(undecided),
+                    RoleHolder.role == "city_officer",
+                    ~col(RoleHolder.revoked),
+                )
+            )
+        ).all()
+        for subject, scope in scopes:
+            if scope:
+                cities.setdefault(subject, set()).add(UUID(scope))
+    spoken: dict[UUID, list[str]] = {}
+    if cities:
+        wanted = set().union(*cities.values())
+        rows = await session.exec(
+            select(CityLanguages).where(col(CityLanguages.city_id).in_(wanted))
+        )
+        spoken = {row.city_id: row.languages for row in rows.all()}
+    return {
+        subject: language  # type: ignore[misc]
+        or default_language(
+            [spoken[c] for c in sorted(cities.get(subject, ()), key=str) if c in spoken]
+        )
+        for subject, language in chosen.items()
+    }
+
+
 async def language_of(session: AsyncSession, subject: str, chosen: str | None) -> Language:
     """The language chosen, else the first of the subject's cities' languages we write in."""
-    if chosen:
-        return chosen  # type: ignore[return-value]
-    cities = (
-        await session.exec(
-            select(RoleHolder.scope).where(
-                RoleHolder.subject == subject,
-                RoleHolder.role == "city_officer",
-                ~col(RoleHolder.revoked),
-            )
-        )
-    ).all()
-    if not cities:
-        return FALLBACK_LANGUAGE
-    rows = (
-        await session.exec(
-            select(CityLanguages).where(
-                col(CityLanguages.city_id).in_([UUID(c) for c in cities if c])
-            )
-        )
-    ).all()
-    return default_language([row.languages for row in sorted(rows, key=lambda r: str(r.city_id))])
+    return (await languages_of(session, {subject: chosen}))[subject]
 
 
 async def _expanded(session: AsyncSession, audiences: set[Audience]) -> set[Audience]:
@@ -203,11 +219,11 @@ async def _tell(
     preference: Preference | None,
     notice: Notice,
     news: News,
+    language: Language,
 ) -> None:
     """One person's in-app notification and email of `news`, as their preferences say."""
     chosen = preference.subscriptions if preference else {}
     if wants(chosen, news.event_type, Channel.IN_APP, notice.email_by_default):
-        language = await language_of(session, subject, preference.language if preference else None)
         rendered = render(notice, language, news.view)
         session.add(
             Notification(
@@ -271,9 +287,12 @@ async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> No
             await session.exec(select(Preference).where(col(Preference.subject).in_(holders)))
         ).all()
     }
+    languages = await languages_of(
+        session, {s: p.language if (p := preferences.get(s)) else None for s in holders}
+    )
     for subject, audience in holders.items():
         news = News(event_.id, event_.type, event_.time, notice.view(payload, names, audience))
-        await _tell(session, subject, preferences.get(subject), notice, news)
+        await _tell(session, subject, preferences.get(subject), notice, news, languages[subject])
     if event_.type in _AWAITS_FIRST_OFFICER:
         for audience in audiences:
             if audience.kind is RecipientKind.CITY and not await recipients(session, [audience]):
@@ -319,10 +338,13 @@ async def _role_granted(session: AsyncSession, p: RoleGranted) -> None:
     awaiting = (
         await session.exec(select(AwaitingOfficer).where(AwaitingOfficer.city_id == audience.id))
     ).all()
-    preference = await session.get(Preference, p.subject) if awaiting else None
+    if not awaiting:
+        return
+    preference = await session.get(Preference, p.subject)
+    language = await language_of(session, p.subject, preference.language if preference else None)
     for row in awaiting:
         news = News(row.event_id, row.event_type, row.occurred_at, row.view)
-        await _tell(session, p.subject, preference, NOTICES[row.event_type], news)
+        await _tell(session, p.subject, preference, NOTICES[row.event_type], news, language)
         await session.delete(row)
 
 
