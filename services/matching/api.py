@@ -120,48 +120,53 @@ async def _agreement_public(session: AsyncSession, agreement: Agreement) -> Agre
     return (await _publics(session, [agreement]))[0]
 
 
-async def _load_visible_agreement(
-    session: AsyncSession,
-    principal: Principal,
-    agreement_id: uuid.UUID,
-    *,
-    for_update: bool = False,
-) -> tuple[Agreement, list[AgreementParty]]:
+def _matter(session: AsyncSession, agreement: Agreement) -> voices.AgreementMatter:
+    """The agreement's domains, read only when a network's officer asks, and once per request
+    (whether it may see the agreement, then whether it may act on it)."""
+    read: list[frozenset[str]] = []
+
+    async def matter() -> frozenset[str]:
+        if not read:
+            read.append(await agreements.matter_of(session, agreement))
+        return read[0]
+
+    return matter
+
+
+async def _visible(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, *, for_update: bool
+) -> tuple[Agreement, list[AgreementParty], voices.AgreementMatter]:
     # Locked when it is about to change, so that two parties acting at once (two acceptances, a
     # suspension and a termination) each see the other's outcome.
     agreement = await session.get(Agreement, agreement_id, with_for_update=for_update)
-    parties = await agreements.parties(session, agreement_id) if agreement else []
+    if agreement is not None:
+        parties = await agreements.parties(session, agreement_id)
+        matter = _matter(session, agreement)
+        if await voices.may_see_agreement(session, principal, [p.city_id for p in parties], matter):
+            return agreement, parties, matter
     # One answer for "no such agreement" and "not yours": ids must not be probed (OWASP API1).
-    if agreement is None or not await voices.may_see_agreement(
-        session, principal, [p.city_id for p in parties], _matter(session, agreement)
-    ):
-        raise NotFound(f"no agreement with id {agreement_id}")
+    raise NotFound(f"no agreement with id {agreement_id}")
+
+
+async def _load_visible_agreement(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID
+) -> tuple[Agreement, list[AgreementParty]]:
+    agreement, parties, _ = await _visible(session, principal, agreement_id, for_update=False)
     return agreement, parties
 
 
-def _matter(session: AsyncSession, agreement: Agreement) -> voices.AgreementMatter:
-    return lambda: agreements.matter_of(session, agreement)
-
-
-async def _speaks_on(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, agreement: Agreement
-) -> uuid.UUID | None:
-    """Refused unless the caller speaks for the party on every domain of the agreement; the
-    network it speaks through, for the record (None: the city's own officer)."""
-    return await voices.check_speaks_on_agreement(
-        session, principal, city_id, _matter(session, agreement)
-    )
-
-
-async def _load_acted_on(
+async def _act_on(
     session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, city_id: uuid.UUID
-) -> tuple[Agreement, list[AgreementParty]]:
-    """The agreement the caller acts on for `city_id`, locked: two parties acting at once each
-    see the other's outcome. Whether the caller speaks for the city at all is checked before
-    the agreement is read, so that a 403 says nothing about whether it exists; whether on this
-    agreement's domains, by the caller after (`_speaks_on`)."""
+) -> tuple[Agreement, list[AgreementParty], uuid.UUID | None]:
+    """The agreement the caller acts on for `city_id`, locked, with its parties, and the network
+    the caller speaks through, for the record (None: the city's own officer). Whether the caller
+    speaks for the city at all is checked before the agreement is read, so that a 403 says
+    nothing about whether it exists; then that it speaks for it on every domain of the
+    agreement."""
     await voices.check_speaks_for(session, principal, city_id, None)
-    return await _load_visible_agreement(session, principal, agreement_id, for_update=True)
+    agreement, parties, matter = await _visible(session, principal, agreement_id, for_update=True)
+    network_id = await voices.check_speaks_on_agreement(session, principal, city_id, matter)
+    return agreement, parties, network_id
 
 
 async def _interest_to_grow(session: AsyncSession, body: AgreementCreate) -> PartnershipInterest:
@@ -251,7 +256,9 @@ async def propose_agreement(
             blocks=blocks,
         )
         # Once its domains are all known: those it names, and its linked needs' and offers'.
-        network_id = await _speaks_on(session, officer, body.proposed_by_city_id, agreement)
+        network_id = await voices.check_speaks_on_agreement(
+            session, officer, body.proposed_by_city_id, _matter(session, agreement)
+        )
         session.add(agreement)
         if interest is not None:
             interest.agreement_id = agreement.id
@@ -315,8 +322,7 @@ async def _transition(
     """A party's officer (or its mandated network's) moves the agreement on. A repeat of what
     brought it to its current state (suspending a suspended agreement) answers with it
     unchanged, and records nothing."""
-    agreement, parties = await _load_acted_on(session, officer, agreement_id, body.city_id)
-    network_id = await _speaks_on(session, officer, body.city_id, agreement)
+    agreement, parties, network_id = await _act_on(session, officer, agreement_id, body.city_id)
     step = await agreements.take(
         session,
         agreement,
@@ -343,8 +349,7 @@ async def accept_agreement(
     """The caller accepts for a city they speak for (its officer, or its mandated network's
     within the mandate), before `accept_by`. Idempotent by design: a party that already
     accepted gets the agreement back unchanged."""
-    agreement, loaded = await _load_acted_on(session, officer, agreement_id, body.city_id)
-    network_id = await _speaks_on(session, officer, body.city_id, agreement)
+    agreement, loaded, network_id = await _act_on(session, officer, agreement_id, body.city_id)
     parties = {party.city_id: party for party in loaded}
     now = utcnow()
     step = domain.decide(
@@ -518,8 +523,7 @@ async def report_activity(
     await voices.check_speaks_for(session, officer, body.city_id, None)
 
     async def report() -> ActivityReportPublic:
-        agreement, parties = await _load_acted_on(session, officer, agreement_id, body.city_id)
-        network_id = await _speaks_on(session, officer, body.city_id, agreement)
+        agreement, parties, network_id = await _act_on(session, officer, agreement_id, body.city_id)
         if body.city_id not in {p.city_id for p in parties}:
             raise DomainError(f"city {body.city_id} is not a party to this agreement")
         if agreement.status not in _REPORTABLE:
