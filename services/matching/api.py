@@ -619,17 +619,17 @@ async def list_dormant_agreements(
     now = utcnow()
     days = request.app.state.runtime.settings.dormant_after_days
     found = await health.dormant_agreements(session, now, days, cities, limit)
-    publics = await _publics(session, found)
+    parties = await agreements.parties_of(session, [a.id for a in found])
     return [
         DormantAgreementPublic(
             id=a.id,
             title=a.title,
-            party_city_ids=[p.city_id for p in public.parties],
+            party_city_ids=[p.city_id for p in parties[a.id]],
             last_activity_at=a.last_activity_at,
             days_since_activity=health.days_since(a.last_activity_at, now),
             dormancy_reminded_at=a.dormancy_reminded_at,
         )
-        for a, public in zip(found, publics, strict=True)
+        for a in found
     ]
 
 
