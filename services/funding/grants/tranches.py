@@ -8,7 +8,7 @@ release and a hold, cannot interleave: what was checked is still true when the m
 written, and the fund is never overdrawn."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
@@ -52,15 +52,15 @@ async def locked_tranche(session: AsyncSession, tranche_id: uuid.UUID) -> Tranch
     return tranche
 
 
-async def party_states(session: AsyncSession, party_ids: Sequence[str]) -> list[PartyState]:
-    cities = {
-        str(city.id): city
-        for city in (
-            await session.exec(
-                select(KnownCity).where(col(KnownCity.id).in_([uuid.UUID(p) for p in party_ids]))
-            )
-        ).all()
-    }
+async def _party_cities(session: AsyncSession, party_ids: Sequence[str]) -> dict[str, KnownCity]:
+    """What funding knows of the parties (by their id as the application lists it)."""
+    found = await session.exec(
+        select(KnownCity).where(col(KnownCity.id).in_([uuid.UUID(p) for p in party_ids]))
+    )
+    return {str(city.id): city for city in found.all()}
+
+
+def _states(party_ids: Sequence[str], cities: dict[str, KnownCity]) -> list[PartyState]:
     return [
         PartyState(
             city_id=party,
@@ -72,8 +72,15 @@ async def party_states(session: AsyncSession, party_ids: Sequence[str]) -> list[
     ]
 
 
+async def party_states(session: AsyncSession, party_ids: Sequence[str]) -> list[PartyState]:
+    return _states(party_ids, await _party_cities(session, party_ids))
+
+
 async def _release_facts(
-    session: AsyncSession, tranche: Tranche, application: Application
+    session: AsyncSession,
+    tranche: Tranche,
+    application: Application,
+    cities: dict[str, KnownCity],
 ) -> ReleaseFacts:
     agreement = await session.get(KnownAgreement, tranche.agreement_id, populate_existing=True)
     return ReleaseFacts(
@@ -84,7 +91,7 @@ async def _release_facts(
         holds=tranche.holds,
         agreement_id=tranche.agreement_id,
         agreement_status=agreement.status if agreement else None,
-        parties=await party_states(session, application.party_city_ids),
+        parties=_states(application.party_city_ids, cities),
     )
 
 
@@ -131,23 +138,18 @@ def _movement(tranche: Tranche, kind: MovementKind, by: str, memo: str) -> ledge
     )
 
 
-async def _disburse(session: AsyncSession, tranche: Tranche, by: str, note: str) -> None:
-    """Pay out the tranche's commitment and record which receipts paid for it."""
+async def _disburse(
+    session: AsyncSession, tranche: Tranche, parties: Collection[KnownCity], by: str, note: str
+) -> None:
+    """Pay out the tranche's commitment and record which receipts paid for it (`parties`: its
+    application's cities, as the release checked them)."""
     await ledger.post(
         session,
         _movement(tranche, MovementKind.DISBURSEMENT, by, note),
         accounts.disbursement(tranche.amount_minor, tranche.currency),
     )
     agreement = await session.get(KnownAgreement, tranche.agreement_id)
-    application = await session.get(Application, tranche.application_id)
-    assert agreement is not None and application is not None, "checked before the release"
-    parties = (
-        await session.exec(
-            select(KnownCity).where(
-                col(KnownCity.id).in_([uuid.UUID(p) for p in application.party_city_ids])
-            )
-        )
-    ).all()
+    assert agreement is not None, "checked before the release"
     await allocate(
         session,
         fund_id=tranche.fund_id,
@@ -173,7 +175,8 @@ async def release(
 ) -> None:
     """A fund administrator releases a reported tranche: paid at once up to the threshold;
     above it committed, and paid when a second administrator approves. `tranche` is locked."""
-    domain.check_release(await _release_facts(session, tranche, application))
+    cities = await _party_cities(session, application.party_city_ids)
+    domain.check_release(await _release_facts(session, tranche, application, cities))
     await ledger.require_available(session, tranche.fund_id, tranche.currency, tranche.amount_minor)
     await ledger.post(
         session,
@@ -186,7 +189,7 @@ async def release(
         session.add(tranche)
         await record_tranche_event(session, TRANCHE_RELEASE_REQUESTED, tranche, by, note=note)
         return
-    await _disburse(session, tranche, by, note)
+    await _disburse(session, tranche, cities.values(), by, note)
     session.add(tranche)
     # Paid by one administrator: there was no separate request.
     await record_tranche_event(session, TRANCHE_DISBURSED, tranche, by, note=note)
@@ -195,9 +198,10 @@ async def release(
 async def approve_release(
     session: AsyncSession, tranche: Tranche, application: Application, by: str, note: str
 ) -> None:
-    facts = await _release_facts(session, tranche, application)
+    cities = await _party_cities(session, application.party_city_ids)
+    facts = await _release_facts(session, tranche, application, cities)
     domain.check_release_approval(facts, tranche.requested_by, by)
-    await _disburse(session, tranche, by, note)
+    await _disburse(session, tranche, cities.values(), by, note)
     session.add(tranche)
     await record_tranche_event(
         session, TRANCHE_DISBURSED, tranche, by, note=note, requested_by=tranche.requested_by
