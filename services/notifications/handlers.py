@@ -8,6 +8,7 @@ this needs: names, languages, and who holds which role."""
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,7 +49,7 @@ from services.notifications.models import (
     RoleHolder,
 )
 from services.notifications.notices import NOTICES, Names, Notice, notice_specs
-from services.notifications.rendering import render
+from services.notifications.rendering import Rendered, render
 from services.notifications.webhooks.dispatch import enqueue as enqueue_webhooks
 from shared.auth import REVOCATION_HANDLERS
 from shared.contracts import EventSpec
@@ -122,10 +123,11 @@ async def _names(session: AsyncSession, payload: BaseModel) -> Names:
     return Names({c.id: c.name for c in cities}, {n.id: n.name for n in networks})
 
 
-async def recipients(session: AsyncSession, audiences: Iterable[Audience]) -> dict[str, Audience]:
-    """Subject -> the (first) audience through which it hears of the event: one notification
-    per subject, even for an officer of two of the parties."""
-    wanted = sorted(audiences)
+async def holders_of(
+    session: AsyncSession, audiences: Iterable[Audience]
+) -> dict[Audience, list[str]]:
+    """Each audience -> the subjects holding an unrevoked role in it; absent when none does."""
+    wanted = set(audiences)
     roles = {kind: role for role, kind in ROLE_AUDIENCE.items()}
     conditions = [
         and_(
@@ -134,18 +136,28 @@ async def recipients(session: AsyncSession, audiences: Iterable[Audience]) -> di
             if a.kind is RecipientKind.PLATFORM
             else RoleHolder.scope == str(a.id),
         )
-        for a in wanted
+        for a in sorted(wanted)
     ]
     if not conditions:
         return {}
-    holders = (
+    rows = (
         await session.exec(select(RoleHolder).where(~col(RoleHolder.revoked), or_(*conditions)))
     ).all()
+    found: dict[Audience, list[str]] = {}
+    for holder in rows:
+        audience = audience_of_role(holder.role, holder.scope)
+        if audience in wanted:
+            found.setdefault(audience, []).append(holder.subject)
+    return found
+
+
+def recipients(holders: Mapping[Audience, list[str]]) -> dict[str, Audience]:
+    """Subject -> the (first) audience through which it hears of the event: one notification
+    per subject, even for an officer of two of the parties."""
     found: dict[str, Audience] = {}
-    for audience in wanted:
-        for holder in holders:
-            if audience_of_role(holder.role, holder.scope) == audience:
-                found.setdefault(holder.subject, audience)
+    for audience in sorted(holders):
+        for subject in holders[audience]:
+            found.setdefault(subject, audience)
     return found
 
 
@@ -219,12 +231,13 @@ async def _tell(
     preference: Preference | None,
     notice: Notice,
     news: News,
-    language: Language,
+    words: Callable[[], Rendered],
 ) -> None:
-    """One person's in-app notification and email of `news`, as their preferences say."""
+    """One person's in-app notification and email of `news`, as their preferences say; `words`
+    renders the notification in their language, only when they are to see it."""
     chosen = preference.subscriptions if preference else {}
     if wants(chosen, news.event_type, Channel.IN_APP, notice.email_by_default):
-        rendered = render(notice, language, news.view)
+        rendered = words()
         session.add(
             Notification(
                 subject=subject,
@@ -266,9 +279,17 @@ async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> No
     notice = NOTICES[event_.type]
     audiences = await _expanded(session, notice.audiences(payload))
     names = await _names(session, payload)
+    views = {audience: notice.view(payload, names, audience) for audience in audiences}
+
+    @functools.cache
+    def words(audience: Audience, language: Language) -> Rendered:
+        # The same view in the same language reads the same for everyone (the feed, and each
+        # officer of a city reading French): rendered once per event.
+        return render(notice, language, views[audience])
+
     for audience in sorted(audiences):
         if audience.kind in (RecipientKind.CITY, RecipientKind.FUND):
-            shared = render(notice, FALLBACK_LANGUAGE, notice.view(payload, names, audience))
+            shared = words(audience, FALLBACK_LANGUAGE)
             session.add(
                 FeedItem(
                     recipient_kind=audience.kind,
@@ -280,28 +301,30 @@ async def notify(session: AsyncSession, event_: Event, payload: BaseModel) -> No
                     occurred_at=event_.time,
                 )
             )
-    holders = await recipients(session, audiences)
+    holders = await holders_of(session, audiences)
+    subjects = recipients(holders)
     preferences = {
         p.subject: p
         for p in (
-            await session.exec(select(Preference).where(col(Preference.subject).in_(holders)))
+            await session.exec(select(Preference).where(col(Preference.subject).in_(subjects)))
         ).all()
     }
     languages = await languages_of(
-        session, {s: p.language if (p := preferences.get(s)) else None for s in holders}
+        session, {s: p.language if (p := preferences.get(s)) else None for s in subjects}
     )
-    for subject, audience in holders.items():
-        news = News(event_.id, event_.type, event_.time, notice.view(payload, names, audience))
-        await _tell(session, subject, preferences.get(subject), notice, news, languages[subject])
+    for subject, audience in subjects.items():
+        news = News(event_.id, event_.type, event_.time, views[audience])
+        told = functools.partial(words, audience, languages[subject])
+        await _tell(session, subject, preferences.get(subject), notice, news, told)
     if event_.type in _AWAITS_FIRST_OFFICER:
         for audience in audiences:
-            if audience.kind is RecipientKind.CITY and not await recipients(session, [audience]):
+            if audience.kind is RecipientKind.CITY and audience not in holders:
                 session.add(
                     AwaitingOfficer(
                         city_id=audience.id,
                         event_id=event_.id,
                         event_type=event_.type,
-                        view=notice.view(payload, names, audience),
+                        view=views[audience],
                         occurred_at=event_.time,
                     )
                 )
@@ -343,8 +366,10 @@ async def _role_granted(session: AsyncSession, p: RoleGranted) -> None:
     preference = await session.get(Preference, p.subject)
     language = await language_of(session, p.subject, preference.language if preference else None)
     for row in awaiting:
+        notice = NOTICES[row.event_type]
         news = News(row.event_id, row.event_type, row.occurred_at, row.view)
-        await _tell(session, p.subject, preference, NOTICES[row.event_type], news, language)
+        told = functools.partial(render, notice, language, row.view)
+        await _tell(session, p.subject, preference, notice, news, told)
         await session.delete(row)
 
 
