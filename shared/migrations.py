@@ -39,6 +39,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, DropTableOp, MigrationScript
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import DDL, MetaData, dialects, inspect, text
 from sqlalchemy.engine import Connection
@@ -370,12 +371,24 @@ async def upgrade(engine: AsyncEngine, service: str, revision: str = "head") -> 
     both roll back DDL): a failed migration leaves the schema as it was."""
 
     def run(config: Config) -> None:
-        connection = config.attributes["connection"]
-        _refuse_unversioned(connection, service)
-        _refuse_unknown(_current(connection, service), service)
-        command.upgrade(config, revision)
+        _known_revision(config.attributes["connection"], service)
+        _migrate(config, service, revision, up=True)
 
     await _on(engine, service, run)
+
+
+def _migrate(config: Config, service: str, destination: str, *, up: bool) -> None:
+    """What alembic's command.upgrade and command.downgrade do, on the revisions this process
+    has read already: the commands would read and import every revision file again, at every
+    service start."""
+    script = _script(service)
+    steps = script._upgrade_revs if up else script._downgrade_revs  # as the commands use them
+
+    def plan(current: Any, _context: MigrationContext) -> Any:
+        return steps(destination, current)
+
+    with EnvironmentContext(config, script, fn=plan, destination_rev=destination):
+        script.run_env()
 
 
 def _current(connection: Connection, service: str) -> str | None:
@@ -383,14 +396,27 @@ def _current(connection: Connection, service: str) -> str | None:
     return MigrationContext.configure(connection, opts=options).get_current_revision()
 
 
-def _refuse_unknown(current: str | None, service: str) -> None:
-    """A revision this code does not have: a newer version migrated the database (a rollback
-    of the code must keep working on it, see deploy/README.md; it cannot migrate it)."""
-    if current is not None and current not in _revisions(service):
+def _known_revision(connection: Connection, service: str) -> str | None:
+    """The database's revision, once this code can work on it: a database with tables but no
+    revision was made before migrations (by create_all), so what it holds is unknown; a revision
+    this code does not have means a newer version migrated it (a rollback of the code must keep
+    working on it, see deploy/README.md; it cannot migrate it)."""
+    current = _current(connection, service)
+    if current is None:
+        tables = sorted(set(inspect(connection).get_table_names()) - {version_table(service)})
+        if tables:
+            raise NotMigrated(
+                f"{service}: the database has tables ({', '.join(tables[:3])}...) but no "
+                f"migration revision ({version_table(service)}): it was made before migrations, "
+                "or belongs to another service. In development delete it (var/data); otherwise "
+                "see deploy/README.md"
+            )
+    elif current not in _revisions(service):
         raise NotMigrated(
             f"{service}: the database is at revision {current}, which this code does not know: a "
             "newer version migrated it. Run that version, or downgrade the database with it first"
         )
+    return current
 
 
 @functools.cache
@@ -403,22 +429,8 @@ def _revisions(service: str) -> set[str]:
     return {script.revision for script in _script(service).walk_revisions()}
 
 
-def _refuse_unversioned(connection: Connection, service: str) -> None:
-    """A database with tables but no revision was made before migrations (by create_all):
-    what it holds is unknown, so nothing is applied to it."""
-    if _current(connection, service) is not None:
-        return
-    tables = sorted(set(inspect(connection).get_table_names()) - {version_table(service)})
-    if tables:
-        raise NotMigrated(
-            f"{service}: the database has tables ({', '.join(tables[:3])}...) but no migration "
-            f"revision ({version_table(service)}): it was made before migrations, or belongs to "
-            "another service. In development delete it (var/data); otherwise see deploy/README.md"
-        )
-
-
 async def downgrade(engine: AsyncEngine, service: str, revision: str) -> None:
-    await _on(engine, service, lambda config: command.downgrade(config, revision))
+    await _on(engine, service, lambda config: _migrate(config, service, revision, up=False))
 
 
 async def current_revision(engine: AsyncEngine, service: str) -> str | None:
@@ -434,9 +446,8 @@ async def require_head(engine: AsyncEngine, service: str) -> None:
     """For a service that does not migrate at start: refuse a database behind (or ahead of) the
     code, with what to run, rather than fail on the first query of a missing column."""
     async with engine.connect() as connection:
-        await connection.run_sync(_refuse_unversioned, service)
-    current, head = await current_revision(engine, service), head_revision(service)
-    _refuse_unknown(current, service)
+        current = await connection.run_sync(_known_revision, service)
+    head = head_revision(service)
     if current != head:
         raise NotMigrated(
             f"{service}: the database is at revision {current or 'none (empty)'}, this code needs "
