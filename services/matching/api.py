@@ -62,7 +62,7 @@ from shared.contracts.matching import (
     AgreementProposed,
 )
 from shared.db import utcnow
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.outbox import record_event
 from shared.service import SessionDep
@@ -524,8 +524,7 @@ async def report_activity(
 
     async def report() -> ActivityReportPublic:
         agreement, parties, network_id = await _act_on(session, officer, agreement_id, body.city_id)
-        if body.city_id not in {p.city_id for p in parties}:
-            raise DomainError(f"city {body.city_id} is not a party to this agreement")
+        domain.check_party(body.city_id, {p.city_id for p in parties})
         if agreement.status not in _REPORTABLE:
             raise Conflict(
                 f"the agreement is {agreement.status}; activity is reported on an accepted, "

@@ -26,7 +26,7 @@ need withdrawn, a party in active conflict): while it does, it can be neither ac
 activated; it can still be rejected, withdrawn, expire, or (once active) be suspended or ended."""
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -174,6 +174,12 @@ class Step:
     changed: bool
 
 
+def check_party(city_id: UUID | None, party_ids: Collection[UUID]) -> None:
+    """A party's officer acts for a city that is a party to the agreement."""
+    if city_id is None or city_id not in party_ids:
+        raise DomainError(f"city {city_id} is not a party to this agreement")
+
+
 def decide(
     state: AgreementState,
     action: Action,
@@ -190,8 +196,8 @@ def decide(
     status = state.status
     party_accepted = False
     if actor is Actor.PARTY:
-        if city_id is None or city_id not in state.accepted:
-            raise DomainError(f"city {city_id} is not a party to this agreement")
+        check_party(city_id, state.accepted.keys())
+        assert city_id is not None, "checked by check_party"
         party_accepted = state.accepted[city_id]
     if action is Action.ACCEPT:
         if party_accepted:
