@@ -64,6 +64,11 @@ def in_active_conflict(zone: str | None, phase: str | None) -> bool:
     return zone == "conflict_zone" and phase == ACTIVE_PHASE
 
 
+def _conflict_cause(city: KnownCity) -> str:
+    """The key of the block a city's active conflict puts, which its de-escalation lifts."""
+    return f"conflict:{city.id}"
+
+
 def conflict_block(city: KnownCity) -> tuple[str, str] | None:
     """The block a party in active conflict puts on an agreement not yet active: (cause, why)."""
     if not in_active_conflict(city.conflict_zone, city.conflict_phase):
@@ -72,7 +77,7 @@ def conflict_block(city: KnownCity) -> tuple[str, str] | None:
         f" (assessed {city.conflict_assessed_at:%Y-%m-%d})" if city.conflict_assessed_at else ""
     )
     return (
-        f"conflict:{city.id}",
+        _conflict_cause(city),
         f"{city.name} is in the active phase of a conflict{assessed}; city diplomacy waits until "
         "the phase de-escalates",
     )
@@ -215,7 +220,7 @@ async def on_conflict_assessed(
         not_yet_active = await _agreements_of(session, city.id, NOT_YET_ACTIVE)
         await _change_blocks(session, not_yet_active, cause, reason, blocked=True)
     else:
-        cause = f"conflict:{city.id}"
+        cause = _conflict_cause(city)
         reason = f"{city.name}'s conflict phase is {city.conflict_phase or 'over'} now"
         not_yet_active = await _agreements_of(session, city.id, NOT_YET_ACTIVE)
         await _change_blocks(session, not_yet_active, cause, reason, blocked=False)
