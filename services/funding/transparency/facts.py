@@ -6,6 +6,7 @@ tranches and their read model of agreements and cities; the ledger's balances; t
 allocations), never copies. What the public may not see is decided here, once, by `Privacy`."""
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
@@ -57,9 +58,15 @@ class FundFacts:
     agreements: dict[uuid.UUID, KnownAgreement]
     cities: dict[uuid.UUID, KnownCity]
     _pledges_by_id: dict[uuid.UUID, Pledge] = field(init=False, repr=False)
+    _tranches_by_application: dict[uuid.UUID, list[Tranche]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pledges_by_id = {pledge.id: pledge for pledge in self.pledges}
+        # Indexed once: the reports ask per award, and scanning every tranche each time made
+        # an export quadratic in the fund's awards.
+        self._tranches_by_application = defaultdict(list)
+        for tranche in sorted(self.tranches, key=lambda t: t.position):
+            self._tranches_by_application[tranche.application_id].append(tranche)
 
     def pledge(self, pledge_id: uuid.UUID) -> Pledge:
         return self._pledges_by_id[pledge_id]
@@ -68,10 +75,8 @@ class FundFacts:
         return Privacy(self.agreements, self.cities)
 
     def tranches_of(self, application_id: uuid.UUID) -> list[Tranche]:
-        return sorted(
-            (t for t in self.tranches if t.application_id == application_id),
-            key=lambda t: t.position,
-        )
+        """By position."""
+        return self._tranches_by_application.get(application_id, [])
 
     def awarded_minor(self, application_id: uuid.UUID) -> int:
         """The award as it stands: its tranches, less those an amendment dropped."""
