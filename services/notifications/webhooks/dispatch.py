@@ -30,6 +30,8 @@ async def enqueue(session: AsyncSession, event: Event, audiences: Iterable[Audie
             )
         )
     ).all()
+    if not endpoints:
+        return
     queued = set(
         (
             await session.exec(
