@@ -38,11 +38,6 @@ from services.matching.suggestions import (
     score_pair,
 )
 
-OBJECTIVE = (
-    "ranked by the weakest of the three sides, then by their sum; every side is scored as a "
-    "partner suggestion; the helper must fit each city of the zone"
-)
-
 
 @dataclass(frozen=True)
 class Side:
