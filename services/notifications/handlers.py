@@ -6,8 +6,6 @@ person or donor system holding a role in those audiences, an in-app notification
 delivery row as their preferences say. A few registry events also (or only) feed the read models
 this needs: names, languages, and who holds which role."""
 
-import asyncio
-import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,8 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import and_, event, or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,7 +31,7 @@ from services.notifications.domain import (
     default_language,
     wants,
 )
-from services.notifications.leases import EMAILS_QUEUED
+from services.notifications.leases import EMAILS_QUEUED, Wakeup
 from services.notifications.models import (
     AwaitingOfficer,
     CityLanguages,
@@ -74,37 +71,9 @@ from shared.contracts.registry.networks import NETWORK_REGISTERED, NetworkRegist
 from shared.events import Event
 from shared.inbox import Handler
 
-
-class NewNotifications:
-    """Wakes the Server-Sent Event streams of this process when a transaction that wrote
-    notifications commits (streams also look every few seconds, for other instances' writes)."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self, seconds: float) -> None:
-        """Until the next commit that wrote notifications, or `seconds` at most."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
-
-
-NEW_NOTIFICATIONS = NewNotifications()
-_WROTE_NOTIFICATIONS = "notifications_wrote_in_app"
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_streams(session: Session) -> None:
-    if session.info.pop(_WROTE_NOTIFICATIONS, False):
-        NEW_NOTIFICATIONS.fire()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_writes(session: Session) -> None:
-    session.info.pop(_WROTE_NOTIFICATIONS, None)
+# Wakes the Server-Sent Event streams of this process when a transaction that wrote
+# notifications commits (streams also look every few seconds, for other instances' writes).
+NEW_NOTIFICATIONS = Wakeup()
 
 
 def _mentioned_ids(payload: BaseModel) -> set[UUID]:
@@ -248,7 +217,7 @@ async def _tell(
                 occurred_at=news.occurred_at,
             )
         )
-        session.info[_WROTE_NOTIFICATIONS] = True
+        NEW_NOTIFICATIONS.after_commit(session)
     if (
         preference
         and preference.email

@@ -59,9 +59,10 @@ class LeasedRows:
 
 
 class Wakeup:
-    """Wakes one sender loop when a transaction that queued rows for it commits, as the outbox
-    relay is woken: low latency without tight polling. A wake while the sender is busy is kept
-    for its next wait, so none is lost."""
+    """Wakes the loops waiting on it (a sender, the Server-Sent Event streams) when a
+    transaction that wrote rows for them commits, as the outbox relay is woken: low latency
+    without tight polling. A wake while a loop is busy is kept for its next wait, so none is
+    lost (at worst a loop looks once more for nothing)."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
