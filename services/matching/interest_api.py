@@ -63,8 +63,9 @@ async def _load_visible(
     interest = await session.get(PartnershipInterest, interest_id, with_for_update=for_update)
     visible = interest is not None and (
         principal.is_platform_admin
-        or await voices.speaks_for(session, principal, interest.from_city_id, interest.domain)
-        or await voices.speaks_for(session, principal, interest.to_city_id, interest.domain)
+        or await voices.speaks_for_any(
+            session, principal, [interest.from_city_id, interest.to_city_id], interest.domain
+        )
     )
     # One answer for "no such expression of interest" and "not yours" (OWASP API1).
     if interest is None or not visible:

@@ -86,12 +86,17 @@ async def _voices(
     return [_voice_of(principal, c, cities.get(c), mandates.get(c, [])) for c in city_ids]
 
 
-async def speaks_for(
-    session: AsyncSession, principal: Principal, city_id: uuid.UUID, matter: domain.Matter
+async def speaks_for_any(
+    session: AsyncSession,
+    principal: Principal,
+    city_ids: Sequence[uuid.UUID],
+    matter: domain.Matter,
 ) -> bool:
-    if principal.acts_for_city(city_id):
+    """Whether the caller speaks for at least one of the cities on the matter."""
+    if any(principal.acts_for_city(city_id) for city_id in city_ids):
         return True  # no need to look anything up
-    return domain.covers((await _voice(session, principal, city_id)).domains, matter)
+    voices = await _voices(session, principal, city_ids)
+    return any(domain.covers(voice.domains, matter) for voice in voices)
 
 
 async def _checked_voice(
