@@ -718,8 +718,11 @@ def _add_admin_step_route(path: str, run: AdminStep, moves_money: bool, descript
         async def step() -> TranchePublic:
             tranche = await tranches.locked_tranche(session, tranche_id)
             domain.check_fund_admin(principal, tranche.fund_id)
-            application = await _application(session, tranche.application_id)
-            await session.refresh(application)
+            # Read as it is now that the fund is locked: one query, never a stale copy.
+            application = await session.get(
+                Application, tranche.application_id, populate_existing=True
+            )
+            assert application is not None, "a tranche belongs to an application"
             await run(session, request, tranche, application, principal.subject, body.note)
             return TranchePublic.of(tranche)
 
