@@ -39,6 +39,7 @@ from services.notifications.models import (
     UnreadCount,
 )
 from services.notifications.notices import NOTICES
+from services.notifications.paging import Before, Limit, newest_first
 from services.notifications.unsubscribe import (
     UnsubscribeLinks,
     confirmation_page,
@@ -85,10 +86,8 @@ async def read_feed(
     recipient_id: uuid.UUID,
     session: SessionDep,
     principal: FeedReader,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[
-        int | None, Query(ge=1, description="`next_before` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    before: Before = None,
 ) -> FeedPage:
     """Newest first: the city's (or fund's) news shared by all its officers, in English. Each
     person's own notifications, in their language, are at /me/notifications."""
@@ -96,13 +95,9 @@ async def read_feed(
     query = select(FeedItem).where(
         FeedItem.recipient_kind == recipient_kind, FeedItem.recipient_id == recipient_id
     )
-    if before is not None:
-        query = query.where(col(FeedItem.seq) < before)
-    items = (await session.exec(query.order_by(col(FeedItem.seq).desc()).limit(limit + 1))).all()
-    page = items[:limit]
+    page, next_before = await newest_first(session, query, FeedItem.seq, limit, before)
     return FeedPage(
-        items=[FeedItemPublic.model_validate(item) for item in page],
-        next_before=page[-1].seq if len(items) > limit else None,
+        items=[FeedItemPublic.model_validate(item) for item in page], next_before=next_before
     )
 
 
@@ -188,24 +183,19 @@ async def _unread(session: AsyncSession, subject: str) -> int:
 async def my_notifications(
     session: SessionDep,
     caller: Caller,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[
-        int | None, Query(ge=1, description="`next_before` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    before: Before = None,
     unread_only: bool = False,
 ) -> NotificationPage:
     """Your notifications, newest first, in your language, with how many are unread. For live
     updates, open /me/notifications/stream."""
     query = select(Notification).where(_mine(caller.subject))
-    if before is not None:
-        query = query.where(col(Notification.seq) < before)
     if unread_only:
         query = query.where(col(Notification.read_at).is_(None))
-    rows = (await session.exec(query.order_by(col(Notification.seq).desc()).limit(limit + 1))).all()
-    page = rows[:limit]
+    page, next_before = await newest_first(session, query, Notification.seq, limit, before)
     return NotificationPage(
         items=[NotificationPublic.of(row) for row in page],
-        next_before=page[-1].seq if len(rows) > limit else None,
+        next_before=next_before,
         unread_count=await _unread(session, caller.subject),
     )
 
@@ -251,9 +241,7 @@ async def mark_all_read(
 
 
 @router.get("/me/emails", response_model=list[EmailPublic])
-async def my_emails(
-    session: SessionDep, caller: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[EmailPublic]:
+async def my_emails(session: SessionDep, caller: Caller, limit: Limit = 50) -> list[EmailPublic]:
     """The emails to you, newest first, and what became of each: sent, waiting for a retry
     (with the last error), held for your digest, or failed for good."""
     rows = (

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, or_, update
@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from services.notifications.domain import Audience
 from services.notifications.leases import WEBHOOKS_QUEUED
+from services.notifications.paging import Before, Limit, newest_first
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.models import (
     AttemptPublic,
@@ -296,25 +297,17 @@ async def list_deliveries(
     session: SessionDep,
     principal: Owner,
     status: WebhookDeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[
-        int | None, Query(ge=1, description="`next_before` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    before: Before = None,
 ) -> DeliveryPage:
     """The delivery log, newest first: status, attempts, last response code and latency."""
     endpoint = await _owned(session, principal, endpoint_id)
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    if before is not None:
-        query = query.where(col(WebhookDelivery.seq) < before)
-    rows = (
-        await session.exec(query.order_by(col(WebhookDelivery.seq).desc()).limit(limit + 1))
-    ).all()
-    page = rows[:limit]
+    page, next_before = await newest_first(session, query, WebhookDelivery.seq, limit, before)
     return DeliveryPage(
-        items=[DeliveryPublic.model_validate(row) for row in page],
-        next_before=page[-1].seq if len(rows) > limit else None,
+        items=[DeliveryPublic.model_validate(row) for row in page], next_before=next_before
     )
 
 
