@@ -24,7 +24,7 @@ from shared.contracts.registry import (
     CredentialsRevoked,
     RoleRevoked,
 )
-from shared.db import PLUMBING_METADATA, READ_ONLY, UTCDateTime
+from shared.db import PLUMBING_METADATA, UTCDateTime, read_only
 from shared.events import Event
 from shared.settings import ServiceSettings
 
@@ -219,7 +219,7 @@ class Access:
             raise _unauthorized(str(exc).replace('"', "'")) from exc
         async with runtime.sessions() as session:
             # A read on every request: it must not queue for SQLite's write lock.
-            await session.connection(execution_options={READ_ONLY: True})
+            await read_only(session)
             if await _revoked(session, principal):
                 raise _unauthorized("token revoked")
         if self.roles is not None and not any(principal.has_role(role) for role in self.roles):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-# Connection option for a transaction that will only read (honoured on SQLite, harmless elsewhere).
+# Connection option for a transaction that will only read: set it with `read_only(session)`.
 READ_ONLY = "cx_read_only"
 
 # Plumbing tables (outbox, inbox, idempotency keys) live here, apart from each service's own
@@ -102,6 +102,18 @@ async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Declare, before its first statement, that the session will only read. On SQLite its
+    transaction then takes no write lock (BEGIN DEFERRED, see _configure_sqlite); on PostgreSQL it
+    runs in autocommit, sparing a BEGIN and a ROLLBACK round trip (the revocation check of every
+    authenticated request, the relay's poll): each read still sees what was committed before it,
+    as at READ COMMITTED."""
+    options: dict[str, object] = {READ_ONLY: True}
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    await session.connection(execution_options=options)
 
 
 def session_factory(engine: AsyncEngine, **info: object) -> async_sessionmaker:

@@ -30,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.backoff import Backoff
 from shared.contracts import EventSpec
-from shared.db import PLUMBING_METADATA, READ_ONLY, UTCDateTime, utcnow
+from shared.db import PLUMBING_METADATA, UTCDateTime, read_only, utcnow
 from shared.events import Event, encode, new_event
 from shared.kafka import KafkaBus
 
@@ -148,7 +148,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish the oldest unpublished rows, in order; returns how many were published."""
         async with self._sessions() as session:
-            await session.connection(execution_options={READ_ONLY: True})
+            await read_only(session)
             rows = (
                 await session.exec(
                     select(

@@ -27,7 +27,7 @@ from shared.contracts.registry.cities import (
     CityUpdated,
     CityVerified,
 )
-from shared.db import utcnow
+from shared.db import read_only, utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.outbox import record_event
@@ -280,7 +280,7 @@ async def list_cities(
             "conflict_phase filters on conflict profiles, which only platform administrators "
             "may search; leave it out"
         )
-    await search.read_only(session)
+    await read_only(session)  # a search must not take, or queue for, the write lock
     await search.check_network(session, network)
     filters = search.CityFilters(
         countries=country or (),

@@ -42,7 +42,6 @@ from services.registry.models import City, RegistryTable
 from services.registry.needs_offers.domain import Kind, Status
 from services.registry.needs_offers.models import NeedOffer
 from services.registry.networks.models import Network, NetworkMembership
-from shared.db import READ_ONLY
 from shared.errors import DomainError
 
 T = TypeVar("T")
@@ -359,11 +358,6 @@ def need_offer_conditions(kind: Kind, filters: NeedOfferFilters) -> list[Conditi
             )
         )
     return conditions
-
-
-async def read_only(session: AsyncSession) -> None:
-    """A search only reads: on SQLite it must not take, or queue for, the write lock."""
-    await session.connection(execution_options={READ_ONLY: True})
 
 
 async def check_network(session: AsyncSession, network_id: uuid.UUID | None) -> None:

@@ -35,7 +35,7 @@ from services.registry.needs_offers.taxonomy import TAXONOMY, LabelLanguage
 from services.registry.search import NeedOfferSort
 from shared.auth import Caller, Principal, Public, Role, allow
 from shared.contracts import EventSpec
-from shared.db import utcnow
+from shared.db import read_only, utcnow
 from shared.errors import NotFound
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.outbox import record_event
@@ -184,7 +184,7 @@ def _routes(kind: Kind) -> APIRouter:
     ) -> NeedOfferPage:
         """Those that meet every filter given, a page at a time, with how many meet them in
         all; newest first unless sorted otherwise. Case is ignored in `q`."""
-        await search.read_only(session)
+        await read_only(session)  # a search must not take, or queue for, the write lock
         filters = search.NeedOfferFilters(
             statuses=status or (Status.OPEN,),
             domain=domain_,
