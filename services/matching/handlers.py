@@ -24,9 +24,6 @@ from shared.contracts.registry.needs_offers import (
 from shared.contracts.registry.networks import NETWORK_MEMBERSHIP_CHANGED, NETWORK_REGISTERED
 from shared.inbox import Handler
 
-# Kept under this name: the first handler of the service.
-on_city_registered = read_model.on_city_registered
-
 HANDLERS: dict[EventSpec, Handler] = {
     CITY_REGISTERED: read_model.on_city_registered,
     CITY_UPDATED: read_model.on_city_updated,

@@ -48,7 +48,7 @@ from services.notifications.unsubscribe import (
 )
 from services.notifications.webhooks.api import router as webhooks_router
 from shared.auth import PUBLIC, Caller, Principal, Role, allow
-from shared.db import READ_ONLY, utcnow
+from shared.db import read_only, utcnow
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.service import SessionDep
 
@@ -296,7 +296,7 @@ async def notification_stream(
     cursor = last_event_id if last_event_id is not None else after
     while True:
         async with runtime.sessions() as session:
-            await session.connection(execution_options={READ_ONLY: True})
+            await read_only(session)
             if cursor is None:
                 newest = select(func.max(Notification.seq)).where(_mine(caller.subject))
                 cursor = (await session.exec(newest)).one() or 0
